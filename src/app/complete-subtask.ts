@@ -1,0 +1,80 @@
+import { OrchestratorError, unwrap } from '../domain/errors.js';
+import { completeSubtask as applyCompletion, nextRecommended, progressOf } from '../domain/lifecycle.js';
+import type { NextAction, Progress } from '../domain/model.js';
+import { brief, locateSubtask, nowIso, subtaskOf, type AppContext } from './context.js';
+
+export interface CompleteSubtaskRequest {
+  task_id: unknown;
+  parent_task_id?: unknown;
+  results?: string;
+  summary?: string;
+  detailed_work?: string;
+  artifacts?: string[] | string;
+  file_paths?: string[];
+  artifact_type?: string;
+  next_action?: NextAction;
+}
+
+export interface CompleteSubtaskResult {
+  task_id: string;
+  parent_task_id: string;
+  status: string;
+  results_recorded: true;
+  already_recorded: boolean;
+  detailed_work_file: string | null;
+  parent_task_progress: Progress;
+  parent_completed: boolean;
+  next_recommended_task: { task_id: string; title: string; specialist_type: string } | null;
+  next_step: string;
+}
+
+/** Detailed work longer than this goes to a file under .task_orchestrator/tasks/work/, so prompts and replies stay short. */
+export const DETAILED_WORK_INLINE_LIMIT = 2_000;
+
+/** complete_subtask: records results and applies next_action in one durable write; archives a finished parent. */
+export async function completeSubtask(ctx: AppContext, request: CompleteSubtaskRequest): Promise<CompleteSubtaskResult> {
+  const summary = (request.results ?? request.summary ?? '').trim();
+  if (!summary) {
+    throw new OrchestratorError('INVALID_INPUT', 'results (or summary) is missing or empty. Say what was done and found in a few sentences; put long output in detailed_work.');
+  }
+  const { parentTaskId, taskId } = await locateSubtask(ctx, request.task_id, request.parent_task_id);
+  const detailed = request.detailed_work?.trim() ?? '';
+  const detailedWorkFile = detailed.length > DETAILED_WORK_INLINE_LIMIT ? await ctx.store.saveDocument(parentTaskId, taskId, detailed) : null;
+  const results = detailed && !detailedWorkFile ? `${summary}\n\n${detailed}` : summary;
+  const nextAction = request.next_action ?? 'continue';
+  let alreadyRecorded = false;
+  const parent = await ctx.store.update(parentTaskId, (current) => {
+    const next = unwrap(applyCompletion(current, taskId, { results, artifacts: artifactList(request), artifactType: request.artifact_type ?? null, nextAction, detailedWorkFile, now: nowIso(ctx) }));
+    alreadyRecorded = next === current;
+    return next;
+  });
+  const subtask = subtaskOf(parent, taskId);
+  const progress = progressOf(parent);
+  const next = nextRecommended(parent, taskId);
+  const parentCompleted = parent.status === 'completed';
+  ctx.logger.info(`Subtask ${taskId} -> ${subtask.status} (${nextAction})`, { parent_task_id: parentTaskId, task_id: taskId });
+  return {
+    task_id: taskId,
+    parent_task_id: parentTaskId,
+    status: subtask.status,
+    results_recorded: true,
+    already_recorded: alreadyRecorded,
+    detailed_work_file: subtask.detailed_work_file ?? null,
+    parent_task_progress: progress,
+    parent_completed: parentCompleted,
+    next_recommended_task: brief(next),
+    next_step: nextStep(parentTaskId, parentCompleted, next?.task_id, subtask.status),
+  };
+}
+
+function artifactList(request: CompleteSubtaskRequest): string[] {
+  const raw = [...(typeof request.artifacts === 'string' ? [request.artifacts] : (request.artifacts ?? [])), ...(request.file_paths ?? [])];
+  return [...new Set(raw.map((a) => a.trim()).filter(Boolean))];
+}
+
+function nextStep(parentTaskId: string, parentCompleted: boolean, nextId: string | undefined, status: string): string {
+  if (parentCompleted) return `All subtasks are completed and the task was archived. Call orchestrator_synthesize_results with parent_task_id "${parentTaskId}" for the final report.`;
+  if (status === 'pending') return `The subtask went back to pending for revision: execute it again with orchestrator_execute_subtask.`;
+  if (nextId) return `Call orchestrator_execute_subtask with task_id "${nextId}".`;
+  return `No subtask is ready: the remaining ones are active, blocked or waiting on unfinished work. Call orchestrator_get_status with parent_task_id "${parentTaskId}" to see them.`;
+}

@@ -1,0 +1,32 @@
+import type { PlanRequest } from '../domain/plan.js';
+import { completeSubtask, type CompleteSubtaskRequest } from './complete-subtask.js';
+import type { AppContext } from './context.js';
+import { executeSubtask, type ExecuteSubtaskRequest } from './execute-subtask.js';
+import { getStatus, type GetStatusRequest } from './get-status.js';
+import { initializeSession } from './initialize-session.js';
+import { planTask } from './plan-task.js';
+import { synthesizeResults } from './synthesize-results.js';
+
+/** The six use cases behind the six MCP tools (and the CLI), bound to one project's context. */
+export class Orchestrator {
+  constructor(readonly ctx: AppContext) {}
+
+  initializeSession() {
+    return initializeSession(this.ctx);
+  }
+  planTask(request: PlanRequest) {
+    return planTask(this.ctx, request);
+  }
+  executeSubtask(request: ExecuteSubtaskRequest) {
+    return executeSubtask(this.ctx, request);
+  }
+  completeSubtask(request: CompleteSubtaskRequest) {
+    return completeSubtask(this.ctx, request);
+  }
+  synthesizeResults(request: { parent_task_id: unknown }) {
+    return synthesizeResults(this.ctx, request);
+  }
+  getStatus(request: GetStatusRequest) {
+    return getStatus(this.ctx, request);
+  }
+}

@@ -1,0 +1,67 @@
+import type { ActiveOwner, ParentTask, SubtaskStatus } from '../domain/model.js';
+import type { ResolvedRole, Role } from '../domain/roles.js';
+
+/** A stored parent as listings see it: enough to count, filter and page without reading its file. */
+export interface ParentSummary {
+  parent_task_id: string;
+  title: string;
+  description: string;
+  location: 'active' | 'archive';
+  status: 'active' | 'completed';
+  created_at: string;
+  updated_at: string;
+  subtasks: { task_id: string; title: string; status: SubtaskStatus; specialist_type: string; active_owner: ActiveOwner | null }[];
+}
+
+/** A task file that could not be used: kept where it is, reported until someone fixes it. */
+export interface StoreProblem {
+  file: string;
+  parent_task_id: string | null;
+  kind: 'corrupt' | 'unsupported_version' | 'misplaced';
+  reason: string;
+  action: string;
+}
+
+/** The storage port. The file store implements it; every change happens under the parent's lock. */
+export interface TaskStore {
+  /** Stores a new parent, calling `build` with a fresh id that is unique in the store. */
+  create(build: (parentTaskId: string) => ParentTask): Promise<ParentTask>;
+  /** Reads the current version of a parent from disk (active or archived). */
+  read(parentTaskId: string): Promise<ParentTask>;
+  /**
+   * Read-modify-write under the parent's lock. `change` returns the new parent, or the same object
+   * for "nothing to do"; a thrown error leaves the file untouched. Completed parents are archived.
+   */
+  update(parentTaskId: string, change: (parent: ParentTask) => ParentTask | Promise<ParentTask>): Promise<ParentTask>;
+  /** Archives a completed parent still in tasks/active/; false when there was nothing to do. */
+  archiveIfComplete(parentTaskId: string): Promise<boolean>;
+  /** The parent holding a subtask id (and, for ids reused across Python-era files, all of them). */
+  parentsOfSubtask(subtaskId: string): Promise<string[]>;
+  /** Summaries of stored parents; archived ones only when asked. Kept coherent with other processes. */
+  list(options: { includeArchived: boolean }): Promise<ParentSummary[]>;
+  /** Files that could not be used, as of the last look. */
+  problems(): StoreProblem[];
+  /** Stores a long text (a subtask's detailed work) durably; returns its path relative to .task_orchestrator/. */
+  saveDocument(parentTaskId: string, subtaskId: string, text: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+export interface RoleCatalog {
+  roles: ReadonlyMap<string, ResolvedRole>;
+  orchestrator: Role;
+  /** Problems in role files; the affected roles fall back to their defaults. */
+  errors: readonly string[];
+  /** The prompt template for a role: roles/templates/<role>.md, else specialist_prompt.md, else built in. */
+  templateFor(role: string): string | undefined;
+}
+
+export interface Logger {
+  debug(message: string, data?: Record<string, unknown>): void;
+  info(message: string, data?: Record<string, unknown>): void;
+  warn(message: string, data?: Record<string, unknown>): void;
+  error(message: string, data?: Record<string, unknown>): void;
+}
+
+export interface Clock {
+  now(): Date;
+}

@@ -1,0 +1,48 @@
+/**
+ * One error type for everything the orchestrator refuses or cannot do. `code` is stable and documented
+ * (README, "Error codes"); `message` names the problem and the fix; `data` carries the values involved.
+ */
+export type ErrorCode =
+  | 'INVALID_INPUT'
+  | 'INVALID_PLAN'
+  | 'UNKNOWN_ROLE'
+  | 'UNKNOWN_DEPENDENCY'
+  | 'DEPENDENCY_CYCLE'
+  | 'DUPLICATE_TASK_ID'
+  | 'INVALID_TASK_ID'
+  | 'TASK_NOT_FOUND'
+  | 'AMBIGUOUS_TASK_ID'
+  | 'INVALID_TRANSITION'
+  | 'UNMET_DEPENDENCIES'
+  | 'LOCK_TIMEOUT'
+  | 'STORE_CORRUPT'
+  | 'UNSUPPORTED_VERSION'
+  | 'STORAGE_ERROR'
+  | 'NO_PROJECT_FOLDER';
+
+export class OrchestratorError extends Error {
+  override readonly name = 'OrchestratorError';
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly data: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+}
+
+/** What small pure validators return instead of throwing; the application turns a failure into an error. */
+export type Check<T> = { ok: true; value: T } | { ok: false; code: ErrorCode; message: string; data?: Record<string, unknown> };
+
+export const ok = <T>(value: T): Check<T> => ({ ok: true, value });
+export const fail = <T = never>(code: ErrorCode, message: string, data?: Record<string, unknown>): Check<T> => ({
+  ok: false,
+  code,
+  message,
+  ...(data ? { data } : {}),
+});
+
+export function unwrap<T>(check: Check<T>): T {
+  if (check.ok) return check.value;
+  throw new OrchestratorError(check.code, check.message, check.data ?? {});
+}

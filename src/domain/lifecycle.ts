@@ -1,0 +1,142 @@
+import type { ActiveOwner, NextAction, ParentTask, Progress, StatusCounts, Subtask } from './model.js';
+import { SUBTASK_STATUSES } from './model.js';
+import { fail, ok, type Check } from './errors.js';
+import { topologicalOrder } from './plan.js';
+import { truncate } from './ids.js';
+
+export function findSubtask(parent: ParentTask, taskId: string): Subtask | undefined {
+  return parent.subtasks.find((s) => s.task_id === taskId);
+}
+
+export function unmetDependencies(parent: ParentTask, subtask: Subtask): Subtask[] {
+  return subtask.dependencies
+    .map((id) => findSubtask(parent, id))
+    .filter((dep): dep is Subtask => dep !== undefined && dep.status !== 'completed');
+}
+
+export interface StartOptions {
+  force: boolean;
+  owner: ActiveOwner;
+  now: string;
+}
+
+/** execute_subtask: marks the subtask active, unless its dependencies are unfinished (then only with force). */
+export function startSubtask(parent: ParentTask, taskId: string, options: StartOptions): Check<ParentTask> {
+  const subtask = findSubtask(parent, taskId);
+  if (!subtask) return subtaskNotFound(parent, taskId);
+  if (subtask.status === 'completed' && !options.force) {
+    return fail('INVALID_TRANSITION', `Subtask ${taskId} ("${truncate(subtask.title, 60)}") is already completed (at ${subtask.completed_at ?? 'an unknown time'}). Its results are in orchestrator_synthesize_results; pass force: true only to run it again from scratch.`, { task_id: taskId, status: subtask.status });
+  }
+  const unmet = unmetDependencies(parent, subtask);
+  if (unmet.length > 0 && !options.force) {
+    const names = unmet.map((d) => `${d.task_id} ("${truncate(d.title, 50)}", ${d.status})`).join(', ');
+    return fail('UNMET_DEPENDENCIES', `Subtask ${taskId} depends on unfinished work: ${names}. Execute and complete those first, or pass force: true to start anyway.`, { task_id: taskId, unmet_dependencies: unmet.map((d) => ({ task_id: d.task_id, title: d.title, status: d.status })) });
+  }
+  return ok(
+    withSubtask(parent, taskId, options.now, (s) => ({
+      ...s,
+      status: 'active',
+      started_at: options.now,
+      active_owner: options.owner,
+      ...(s.status === 'completed' ? { revision_notes: [...(s.revision_notes ?? []), s.results ?? ''], results: null, completed_at: null } : {}),
+    })),
+  );
+}
+
+export interface Completion {
+  results: string;
+  artifacts: string[];
+  artifactType: string | null;
+  nextAction: NextAction;
+  detailedWorkFile: string | null;
+  now: string;
+}
+
+/** complete_subtask: records the results and applies next_action. */
+export function completeSubtask(parent: ParentTask, taskId: string, completion: Completion): Check<ParentTask> {
+  const subtask = findSubtask(parent, taskId);
+  if (!subtask) return subtaskNotFound(parent, taskId);
+  const finishing = completion.nextAction === 'continue' || completion.nextAction === 'complete';
+  // A retried call (the reply was lost) must not fail or write twice: same results, nothing to do.
+  if (finishing && subtask.status === 'completed' && subtask.results === completion.results) return ok(parent);
+  if (finishing && subtask.status === 'completed') {
+    return fail('INVALID_TRANSITION', `Subtask ${taskId} ("${truncate(subtask.title, 60)}") is already completed (at ${subtask.completed_at ?? 'an unknown time'}). To replace its results, send next_action "needs_revision" and then execute and complete it again.`, { task_id: taskId, status: subtask.status });
+  }
+  return ok(withSubtask(parent, taskId, completion.now, (s) => applyCompletion(s, completion)));
+}
+
+function applyCompletion(subtask: Subtask, c: Completion): Subtask {
+  const artifacts = [...new Set([...subtask.artifacts, ...c.artifacts])];
+  const common = {
+    ...subtask,
+    artifacts,
+    active_owner: null,
+    artifact_type: c.artifactType ?? subtask.artifact_type ?? null,
+    detailed_work_file: c.detailedWorkFile ?? subtask.detailed_work_file ?? null,
+  };
+  switch (c.nextAction) {
+    case 'continue':
+    case 'complete':
+      return { ...common, status: 'completed', results: c.results, completed_at: c.now, blocked_reason: null };
+    case 'needs_revision':
+      return { ...common, status: 'pending', results: null, completed_at: null, revision_notes: [...(subtask.revision_notes ?? []), c.results] };
+    case 'blocked':
+      return { ...common, status: 'blocked', results: c.results, completed_at: null, blocked_reason: c.results };
+  }
+}
+
+/** Returns a copy of the parent with one subtask replaced, the parent's status and counters brought up to date. */
+function withSubtask(parent: ParentTask, taskId: string, now: string, change: (s: Subtask) => Subtask): ParentTask {
+  const subtasks = parent.subtasks.map((s) => (s.task_id === taskId ? { ...change(s), updated_at: now } : s));
+  const allDone = subtasks.every((s) => s.status === 'completed');
+  return {
+    ...parent,
+    subtasks,
+    status: allDone ? 'completed' : 'active',
+    completed_at: allDone ? (parent.completed_at ?? now) : null,
+    updated_at: now,
+  };
+}
+
+export function isParentComplete(parent: ParentTask): boolean {
+  return parent.subtasks.length > 0 && parent.subtasks.every((s) => s.status === 'completed');
+}
+
+export function progressOf(parent: ParentTask): Progress {
+  const completed = parent.subtasks.filter((s) => s.status === 'completed').length;
+  const total = parent.subtasks.length;
+  return {
+    parent_task_id: parent.parent_task_id,
+    completed_subtasks: completed,
+    total_subtasks: total,
+    progress_percentage: total === 0 ? 0 : Math.round((completed / total) * 1000) / 10,
+  };
+}
+
+export function statusCounts(subtasks: readonly Pick<Subtask, 'status'>[]): StatusCounts {
+  const counts = Object.fromEntries(SUBTASK_STATUSES.map((s) => [s, 0])) as StatusCounts;
+  for (const s of subtasks) counts[s.status] = (counts[s.status] ?? 0) + 1;
+  return counts;
+}
+
+/**
+ * The subtask to do next: first a pending one that the just-completed subtask unblocked,
+ * then any pending one whose dependencies are all completed, in execution order.
+ */
+export function nextRecommended(parent: ParentTask, justCompletedId?: string): Subtask | null {
+  const byId = new Map(parent.subtasks.map((s) => [s.task_id, s]));
+  const ready = topologicalOrder(parent.subtasks)
+    .map((id) => byId.get(id)!)
+    .filter((s) => s.status === 'pending' && unmetDependencies(parent, s).length === 0);
+  const unblocked = justCompletedId ? ready.find((s) => s.dependencies.includes(justCompletedId)) : undefined;
+  return unblocked ?? ready[0] ?? null;
+}
+
+/** Subtasks left active by a process that is gone (or by a server that never recorded its owner). */
+export function interruptedSubtasks(parent: ParentTask, isOwnerAlive: (owner: ActiveOwner) => boolean): Subtask[] {
+  return parent.subtasks.filter((s) => s.status === 'active' && (!s.active_owner || !isOwnerAlive(s.active_owner)));
+}
+
+function subtaskNotFound(parent: ParentTask, taskId: string): Check<never> {
+  return fail('TASK_NOT_FOUND', `Parent ${parent.parent_task_id} has no subtask ${taskId}. Its subtasks are: ${parent.subtasks.map((s) => s.task_id).join(', ')}.`, { task_id: taskId });
+}

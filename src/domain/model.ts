@@ -1,0 +1,102 @@
+/**
+ * The task model as stored on disk: a superset of the Python MCP Task Orchestrator v1 format.
+ * Python files carry only the fields marked "v1"; everything else is optional so they keep loading.
+ */
+
+export const SUBTASK_STATUSES = ['pending', 'active', 'completed', 'blocked', 'failed'] as const;
+export type SubtaskStatus = (typeof SUBTASK_STATUSES)[number];
+
+export const COMPLEXITY_LEVELS = ['simple', 'moderate', 'complex', 'very_complex'] as const;
+export type Complexity = (typeof COMPLEXITY_LEVELS)[number];
+
+export const NEXT_ACTIONS = ['continue', 'needs_revision', 'blocked', 'complete'] as const;
+export type NextAction = (typeof NEXT_ACTIONS)[number];
+
+/** The format this server writes. "1.0" is the Python orchestrator's. */
+export const CURRENT_FORMAT_VERSION = '2.0';
+export const KNOWN_FORMAT_VERSIONS = ['1.0', '2.0'] as const;
+
+/** Who marked a subtask active, so a later process can tell whether that work was interrupted. */
+export interface ActiveOwner {
+  pid: number;
+  host: string;
+  /** Random id of the server process instance (pids are reused). */
+  instance: string;
+}
+
+export interface Subtask {
+  /** v1: id unique in the store; what the assistant passes to execute/complete. */
+  task_id: string;
+  /** v1 */
+  title: string;
+  /** v1 */
+  description: string;
+  /** v1: a role name (built-in or custom). */
+  specialist_type: string;
+  /** v1: ids of subtasks of the same parent that must complete first. */
+  dependencies: string[];
+  /** v1: free text such as "2 hours". */
+  estimated_effort: string;
+  /** v1 */
+  status: SubtaskStatus;
+  /** v1: the results text (null until completed). */
+  results: string | null;
+  /** v1: file paths or other artifact references. */
+  artifacts: string[];
+  /** v1: ISO timestamp (Python wrote naive local timestamps). */
+  created_at: string;
+  /** v1 */
+  completed_at: string | null;
+  /** The assistant's own handle for this subtask in the plan (its `task_id` there). */
+  handle?: string;
+  /** When execute_subtask last marked it active. */
+  started_at?: string | null;
+  /** The process that marked it active; null when not active. */
+  active_owner?: ActiveOwner | null;
+  /** Kind of the artifacts (code, documentation, analysis, ...). */
+  artifact_type?: string | null;
+  /** Path, relative to .task_orchestrator/, of the file holding long detailed work. */
+  detailed_work_file?: string | null;
+  /** Results of earlier attempts sent back with next_action "needs_revision", oldest first. */
+  revision_notes?: string[];
+  /** Why it is blocked (next_action "blocked"). */
+  blocked_reason?: string | null;
+  /** Last change of this subtask. */
+  updated_at?: string;
+}
+
+export interface ParentTask {
+  /** "1.0" (Python) or "2.0" (this server). */
+  version: string;
+  /** v1 */
+  parent_task_id: string;
+  /** v1 */
+  description: string;
+  /** v1 */
+  complexity: Complexity;
+  /** v1 */
+  context: string;
+  /** v1 */
+  created_at: string;
+  /** v1 */
+  subtasks: Subtask[];
+  /** A short title derived from the description, for listings. */
+  title?: string;
+  /** "completed" once every subtask is completed (then it is archived). */
+  status?: 'active' | 'completed';
+  /** When the last subtask completed. */
+  completed_at?: string | null;
+  /** Last change of anything in this file. */
+  updated_at?: string;
+  /** Incremented on every write; lets readers and tests detect lost updates. */
+  revision?: number;
+}
+
+export interface Progress {
+  parent_task_id: string;
+  completed_subtasks: number;
+  total_subtasks: number;
+  progress_percentage: number;
+}
+
+export type StatusCounts = Record<SubtaskStatus, number>;

@@ -1,0 +1,26 @@
+import { McpServer } from '@modelcontextprotocol/server';
+import type { Logger } from '../app/ports.js';
+import { VERSION } from '../version.js';
+import type { ProjectHost } from './project-host.js';
+import { registerCompleteSubtask } from './tools/complete-subtask.js';
+import { registerExecuteSubtask } from './tools/execute-subtask.js';
+import { registerGetStatus } from './tools/get-status.js';
+import { registerInitializeSession } from './tools/initialize-session.js';
+import { registerPlanTask } from './tools/plan-task.js';
+import { registerSynthesizeResults } from './tools/synthesize-results.js';
+
+/** The MCP server with its six tools, not yet connected to a transport (stdio in the CLI, in-memory in tests). */
+export function createServer(host: ProjectHost, logger: Logger): McpServer {
+  const server = new McpServer(
+    { name: 'task-orchestrator', version: VERSION },
+    {
+      instructions:
+        'Orchestrates complex work across specialist roles and keeps it on disk. Start with orchestrator_initialize_session; ' +
+        'plan with orchestrator_plan_task; run each subtask with orchestrator_execute_subtask and orchestrator_complete_subtask; finish with orchestrator_synthesize_results.',
+    },
+  );
+  for (const register of [registerInitializeSession, registerPlanTask, registerExecuteSubtask, registerCompleteSubtask, registerSynthesizeResults, registerGetStatus]) {
+    register(server, host, logger);
+  }
+  return server;
+}

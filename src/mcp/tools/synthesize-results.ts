@@ -1,0 +1,38 @@
+import * as z from 'zod';
+import type { McpServer } from '@modelcontextprotocol/server';
+import type { Logger } from '../../app/ports.js';
+import type { SynthesizeResult } from '../../app/synthesize-results.js';
+import type { ProjectHost } from '../project-host.js';
+import { runTool } from '../tool-result.js';
+import { progressSchema, statusSchema } from './shared-schemas.js';
+
+export function registerSynthesizeResults(server: McpServer, host: ProjectHost, logger: Logger): void {
+  server.registerTool(
+    'orchestrator_synthesize_results',
+    {
+      title: 'Combine the results of a task',
+      description:
+        'Builds the final report of a task: every subtask\'s results grouped by specialist role, its artifacts, and an honest list of what is unfinished. ' +
+        'Works on active and archived tasks. Use it when all subtasks are completed (the task is archived then) or to review progress so far. Changes no results.',
+      inputSchema: z.object({
+        parent_task_id: z.string().describe('The parent task id returned by orchestrator_plan_task (e.g. "task_3f9a2c1b7e").'),
+      }),
+      outputSchema: z.looseObject({
+        parent_task_id: z.string(),
+        description: z.string(),
+        complete: z.boolean(),
+        archived: z.boolean(),
+        progress: progressSchema,
+        by_role: z.array(z.looseObject({ specialist_type: z.string(), subtasks: z.array(z.looseObject({ task_id: z.string(), title: z.string(), status: statusSchema, results: z.string().nullable() })) })),
+        unfinished: z.array(z.looseObject({ task_id: z.string(), title: z.string(), status: statusSchema })),
+        report: z.string(),
+      }),
+      annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+    },
+    async (args) => runTool(logger, async () => (await host.orchestrator()).synthesizeResults(args), render),
+  );
+}
+
+function render(r: SynthesizeResult): string {
+  return r.archived ? `${r.report}\n\n(The task is completed and archived.)` : r.report;
+}

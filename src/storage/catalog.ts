@@ -1,0 +1,234 @@
+import { open, readdir, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger, ParentSummary, StoreProblem } from '../app/ports.js';
+import type { ParentTask } from '../domain/model.js';
+import { isValidTaskId, truncate } from '../domain/ids.js';
+import { parseTaskFile } from '../domain/task-file.js';
+import { isCode } from './durable-fs.js';
+import { relativeToRoot, type Layout } from './layout.js';
+
+type Location = ParentSummary['location'];
+
+interface Entry {
+  summary: ParentSummary;
+  /** ino:size:mtime of the file the summary was read from; a rescan re-reads only files whose key changed. */
+  statKey: string;
+}
+
+/**
+ * The in-memory index behind status and listing queries, so they never re-read every file.
+ * The JSON files stay the truth: the index follows them through tasks/journal.log, to which every
+ * writer (any process) appends the id of each parent it wrote. A query costs one stat of the journal
+ * when nothing changed, and re-reads only the parents named since. A journal that was replaced
+ * (rotation) or a periodic timer triggers a rescan that compares stat keys, which also catches edits
+ * made by hand. Archived parents are indexed on first need only, to keep start-up fast.
+ */
+export class Catalog {
+  private readonly entries: Record<Location, Map<string, Entry>> = { active: new Map(), archive: new Map() };
+  private archiveLoaded = false;
+  private readonly subtaskParents = new Map<string, Set<string>>();
+  private readonly problemsByFile = new Map<string, StoreProblem & { statKey: string }>();
+  private journal = { ino: -1, offset: 0 };
+  private lastRescan = 0;
+
+  constructor(
+    private readonly layout: Layout,
+    private readonly logger: Logger,
+    private readonly rescanIntervalMs: number,
+  ) {}
+
+  async load(): Promise<void> {
+    this.journal = await this.journalEnd();
+    await this.scan('active');
+    this.lastRescan = Date.now();
+  }
+
+  /** Brings the index up to date with what any process wrote since the last look. */
+  async refresh(): Promise<void> {
+    if (Date.now() - this.lastRescan > this.rescanIntervalMs) return this.rescan();
+    const info = await stat(this.layout.journalFile).catch(() => null);
+    if (!info) {
+      if (this.journal.ino !== -1) return this.rescan();
+      return;
+    }
+    if (info.ino !== this.journal.ino || info.size < this.journal.offset) return this.rescan();
+    if (info.size === this.journal.offset) return;
+    const ids = await this.readJournal(this.journal.offset, info.size);
+    for (const id of ids) await this.reload(id);
+  }
+
+  async ensureArchive(): Promise<void> {
+    if (this.archiveLoaded) return;
+    await this.scan('archive');
+    this.archiveLoaded = true;
+  }
+
+  summaries(includeArchived: boolean): ParentSummary[] {
+    const all = [...this.entries.active.values()].map((e) => e.summary);
+    if (includeArchived) for (const e of this.entries.archive.values()) all.push(e.summary);
+    return all;
+  }
+
+  summary(parentTaskId: string): ParentSummary | undefined {
+    return (this.entries.active.get(parentTaskId) ?? this.entries.archive.get(parentTaskId))?.summary;
+  }
+
+  parentsOf(subtaskId: string): string[] {
+    return [...(this.subtaskParents.get(subtaskId) ?? [])];
+  }
+
+  problems(): StoreProblem[] {
+    return [...this.problemsByFile.values()].map(({ statKey: _statKey, ...problem }) => problem);
+  }
+
+  /** Records a parent this process just wrote, without reading it back. */
+  noteWritten(parent: ParentTask, location: Location, statKey: string): void {
+    this.remove(parent.parent_task_id);
+    this.put(location, { summary: summarize(parent, location), statKey });
+    this.problemsByFile.delete(path.join(this.dirOf(location), `${parent.parent_task_id}.json`));
+  }
+
+  /** Re-reads one parent from disk, wherever it is now. */
+  async reload(parentTaskId: string): Promise<void> {
+    if (!isValidTaskId(parentTaskId)) return;
+    this.remove(parentTaskId);
+    for (const location of ['active', 'archive'] as const) {
+      if (location === 'archive' && !this.archiveLoaded) continue;
+      await this.readInto(location, `${parentTaskId}.json`);
+    }
+  }
+
+  private async rescan(): Promise<void> {
+    this.journal = await this.journalEnd();
+    this.lastRescan = Date.now();
+    await this.scan('active');
+    if (this.archiveLoaded) await this.scan('archive');
+  }
+
+  /** Reads every task file of a folder whose stat key changed; forgets files that are gone. */
+  private async scan(location: Location): Promise<void> {
+    const dir = this.dirOf(location);
+    const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith('.json') && !n.startsWith('.'));
+    const present = new Set(names.map((n) => n.slice(0, -5)));
+    for (const id of [...this.entries[location].keys()]) if (!present.has(id)) this.remove(id, location);
+    for (const file of [...this.problemsByFile.keys()]) if (path.dirname(file) === dir && !present.has(path.basename(file, '.json'))) this.problemsByFile.delete(file);
+    const queue = [...names];
+    const worker = async () => {
+      for (let name = queue.pop(); name !== undefined; name = queue.pop()) await this.readInto(location, name);
+    };
+    await Promise.all(Array.from({ length: 16 }, worker));
+  }
+
+  private async readInto(location: Location, name: string): Promise<void> {
+    const file = path.join(this.dirOf(location), name);
+    const id = name.slice(0, -5);
+    let statKey: string;
+    let text: string;
+    try {
+      const info = await stat(file);
+      statKey = `${info.ino}:${info.size}:${info.mtimeMs}`;
+      if (this.entries[location].get(id)?.statKey === statKey || this.problemsByFile.get(file)?.statKey === statKey) return;
+      text = await readFile(file, 'utf8');
+    } catch (error) {
+      if (isCode(error, 'ENOENT')) {
+        this.remove(id, location);
+        this.problemsByFile.delete(file);
+        return;
+      }
+      throw error;
+    }
+    this.ingest(location, file, id, text, statKey);
+  }
+
+  private ingest(location: Location, file: string, id: string, text: string, statKey: string): void {
+    const parsed = parseTaskFile(text);
+    const problem = problemWith(id, parsed);
+    this.remove(id, location);
+    if (problem || !parsed.ok) {
+      const reported = problem ?? { parent_task_id: id, kind: 'corrupt' as const, reason: 'unreadable', action: '' };
+      if (this.problemsByFile.get(file)?.statKey !== statKey) this.logger.warn(`Task file ${file} cannot be used: ${reported.reason}. It was left as it is.`, { file, kind: reported.kind });
+      this.problemsByFile.set(file, { file: relativeToRoot(this.layout, file), ...reported, statKey });
+      return;
+    }
+    this.problemsByFile.delete(file);
+    this.put(location, { summary: summarize(parsed.value, location), statKey });
+  }
+
+  private put(location: Location, entry: Entry): void {
+    const id = entry.summary.parent_task_id;
+    this.entries[location].set(id, entry);
+    for (const s of entry.summary.subtasks) {
+      const parents = this.subtaskParents.get(s.task_id) ?? new Set<string>();
+      parents.add(id);
+      this.subtaskParents.set(s.task_id, parents);
+    }
+  }
+
+  private remove(parentTaskId: string, only?: Location): void {
+    for (const location of only ? [only] : (['active', 'archive'] as const)) {
+      const entry = this.entries[location].get(parentTaskId);
+      if (!entry) continue;
+      this.entries[location].delete(parentTaskId);
+      for (const s of entry.summary.subtasks) {
+        const parents = this.subtaskParents.get(s.task_id);
+        parents?.delete(parentTaskId);
+        if (parents?.size === 0) this.subtaskParents.delete(s.task_id);
+      }
+    }
+  }
+
+  private dirOf(location: Location): string {
+    return location === 'active' ? this.layout.activeDir : this.layout.archiveDir;
+  }
+
+  private async journalEnd(): Promise<{ ino: number; offset: number }> {
+    const info = await stat(this.layout.journalFile).catch(() => null);
+    return info ? { ino: info.ino, offset: info.size } : { ino: -1, offset: 0 };
+  }
+
+  /** Parent ids appended to the journal between two offsets; a half-written last line waits for next time. */
+  private async readJournal(from: number, to: number): Promise<Set<string>> {
+    const handle = await open(this.layout.journalFile, 'r');
+    try {
+      const buffer = Buffer.alloc(to - from);
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, from);
+      const text = buffer.subarray(0, bytesRead).toString('utf8');
+      const complete = text.slice(0, text.lastIndexOf('\n') + 1);
+      this.journal.offset = from + Buffer.byteLength(complete);
+      return new Set(complete.split('\n').filter(Boolean));
+    } finally {
+      await handle.close();
+    }
+  }
+}
+
+/** Why a task file cannot be used, or null when it can. */
+export function problemWith(id: string, parsed: ReturnType<typeof parseTaskFile>): Omit<StoreProblem, 'file'> | null {
+  if (!isValidTaskId(id)) {
+    return { parent_task_id: null, kind: 'misplaced', reason: `the file name "${truncate(id, 60)}.json" is not a valid task id`, action: 'Rename it to <parent_task_id>.json or move it out of the tasks folder.' };
+  }
+  if (!parsed.ok && parsed.code === 'UNSUPPORTED_VERSION') {
+    return { parent_task_id: id, kind: 'unsupported_version', reason: parsed.message, action: 'Upgrade task-orchestrator; this server leaves the file untouched.' };
+  }
+  if (!parsed.ok) {
+    return { parent_task_id: id, kind: 'corrupt', reason: parsed.message, action: 'Fix the file by hand, restore it from a backup, or run "task-orchestrator doctor --fix" to set it aside. It is never deleted.' };
+  }
+  if (parsed.value.parent_task_id !== id) {
+    return { parent_task_id: id, kind: 'misplaced', reason: `the file holds parent_task_id "${truncate(parsed.value.parent_task_id, 60)}", not "${id}"`, action: `Rename the file to ${parsed.value.parent_task_id}.json.` };
+  }
+  return null;
+}
+
+export function summarize(parent: ParentTask, location: Location): ParentSummary {
+  const complete = parent.subtasks.length > 0 && parent.subtasks.every((s) => s.status === 'completed');
+  return {
+    parent_task_id: parent.parent_task_id,
+    title: parent.title ?? truncate(parent.description, 100),
+    description: truncate(parent.description, 500),
+    location,
+    status: complete ? 'completed' : 'active',
+    created_at: parent.created_at,
+    updated_at: parent.updated_at ?? parent.created_at,
+    subtasks: parent.subtasks.map((s) => ({ task_id: s.task_id, title: s.title, status: s.status, specialist_type: s.specialist_type, active_owner: s.active_owner ?? null })),
+  };
+}

@@ -1,0 +1,122 @@
+import { randomBytes } from 'node:crypto';
+import { constants, promises as fsp } from 'node:fs';
+import path from 'node:path';
+
+/**
+ * The file-system calls that durable writes make, behind an interface so that tests can fail each
+ * step in turn (fault injection) and check that no temp file is left and the error surfaces.
+ */
+export interface DurableFs {
+  open(file: string, flags: string | number, mode?: number): Promise<fsp.FileHandle>;
+  rename(from: string, to: string): Promise<void>;
+  link(existing: string, newPath: string): Promise<void>;
+  unlink(file: string): Promise<void>;
+  /** fsync of a folder, so that a rename or create in it survives power loss. */
+  syncDir(dir: string): Promise<void>;
+}
+
+export const nodeFs: DurableFs = {
+  open: (file, flags, mode) => fsp.open(file, flags, mode),
+  rename: (from, to) => fsp.rename(from, to),
+  link: (existing, newPath) => fsp.link(existing, newPath),
+  unlink: (file) => fsp.unlink(file),
+  syncDir: async (dir) => {
+    const handle = await fsp.open(dir, constants.O_RDONLY);
+    try {
+      await handle.sync();
+    } catch (error) {
+      // Some file systems (and Windows) refuse fsync on a directory; the rename is still atomic there.
+      if (!isCode(error, 'EINVAL', 'EPERM', 'EISDIR', 'EBADF')) throw error;
+    } finally {
+      await handle.close();
+    }
+  },
+};
+
+export const TEMP_SUFFIX = '.tmp';
+
+/** A temp name unique across processes and calls, in the same folder as the target (rename must not cross devices). */
+export function tempPathFor(target: string): string {
+  return path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`);
+}
+
+/** The pid encoded in a temp name made by tempPathFor, or null for a name that is not ours. */
+export function tempFileOwnerPid(fileName: string): number | null {
+  const match = /^\..+\.(\d+)\.[0-9a-f]{12}\.tmp$/.exec(fileName);
+  return match ? Number(match[1]) : null;
+}
+
+async function writeTemp(fs: DurableFs, temp: string, data: string | Uint8Array, sync: boolean): Promise<void> {
+  const handle = await fs.open(temp, 'wx', 0o644);
+  try {
+    await handle.writeFile(data);
+    if (sync) await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Replaces `target` atomically and durably: temp file in the same folder, write, fsync, close,
+ * rename over the target, fsync the folder. A crash at any instant leaves the old or the new file.
+ */
+export async function writeFileDurable(target: string, data: string | Uint8Array, fs: DurableFs = nodeFs): Promise<void> {
+  const temp = tempPathFor(target);
+  let renamed = false;
+  try {
+    await writeTemp(fs, temp, data, true);
+    await renameWithRetry(fs, temp, target);
+    renamed = true;
+    await fs.syncDir(path.dirname(target));
+  } finally {
+    if (!renamed) await removeQuietly(fs, temp);
+  }
+}
+
+/**
+ * Creates `target` with its full content, failing with EEXIST if it already exists: the content is
+ * written to a temp file first and hard-linked into place, so no reader ever sees a half-written file.
+ * `durable` adds the fsyncs (task files); locks skip them, since a lock need not survive power loss.
+ */
+export async function createFileExclusive(target: string, data: string | Uint8Array, options: { durable: boolean }, fs: DurableFs = nodeFs): Promise<void> {
+  const temp = tempPathFor(target);
+  try {
+    await writeTemp(fs, temp, data, options.durable);
+    await fs.link(temp, target);
+  } finally {
+    await removeQuietly(fs, temp);
+  }
+  if (options.durable) await fs.syncDir(path.dirname(target));
+}
+
+/** Moves a file to another folder of the same file system durably (both folders are synced). */
+export async function moveFileDurable(from: string, to: string, fs: DurableFs = nodeFs): Promise<void> {
+  await renameWithRetry(fs, from, to);
+  await fs.syncDir(path.dirname(to));
+  if (path.dirname(from) !== path.dirname(to)) await fs.syncDir(path.dirname(from));
+}
+
+/** Windows refuses a rename while another process has the file open (EPERM/EBUSY/EACCES): retry briefly. */
+async function renameWithRetry(fs: DurableFs, from: string, to: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await fs.rename(from, to);
+      return;
+    } catch (error) {
+      if (process.platform !== 'win32' || attempt >= 10 || !isCode(error, 'EPERM', 'EBUSY', 'EACCES')) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 10 * 2 ** Math.min(attempt, 5)));
+    }
+  }
+}
+
+async function removeQuietly(fs: DurableFs, file: string): Promise<void> {
+  try {
+    await fs.unlink(file);
+  } catch {
+    // already gone, or never created
+  }
+}
+
+export function isCode(error: unknown, ...codes: string[]): boolean {
+  return typeof error === 'object' && error !== null && codes.includes((error as NodeJS.ErrnoException).code ?? '');
+}

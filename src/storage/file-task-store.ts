@@ -1,0 +1,232 @@
+import { randomBytes } from 'node:crypto';
+import { appendFile, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger, ParentSummary, StoreProblem, TaskStore } from '../app/ports.js';
+import { OrchestratorError } from '../domain/errors.js';
+import { isValidTaskId, newParentTaskId } from '../domain/ids.js';
+import { isParentComplete } from '../domain/lifecycle.js';
+import type { ParentTask } from '../domain/model.js';
+import { parseTaskFile, serializeTaskFile } from '../domain/task-file.js';
+import { Catalog, problemWith } from './catalog.js';
+import { createFileExclusive, isCode, moveFileDurable, nodeFs, writeFileDurable, type DurableFs } from './durable-fs.js';
+import { ensureLayout, relativeToRoot, taskFileName, type Layout } from './layout.js';
+import { LockManager } from './lock.js';
+import { recover, type RecoveryReport } from './recovery.js';
+
+export interface FileStoreOptions {
+  layout: Layout;
+  logger: Logger;
+  locks: LockManager;
+  fs?: DurableFs;
+  randomHex?: (chars: number) => string;
+  /** How often queries rescan the folders for changes made outside the journal (edits by hand). */
+  rescanIntervalMs?: number;
+}
+
+const JOURNAL_ROTATE_BYTES = 1024 * 1024;
+
+/** The embedded default store: one JSON file per parent under .task_orchestrator/tasks/. */
+export class FileTaskStore implements TaskStore {
+  readonly catalog: Catalog;
+  private readonly fs: DurableFs;
+  private readonly randomHex: (chars: number) => string;
+  lastRecovery: RecoveryReport | null = null;
+
+  private constructor(private readonly options: FileStoreOptions) {
+    this.fs = options.fs ?? nodeFs;
+    this.randomHex = options.randomHex ?? ((chars) => randomBytes(Math.ceil(chars / 2)).toString('hex').slice(0, chars));
+    this.catalog = new Catalog(options.layout, options.logger, options.rescanIntervalMs ?? 30_000);
+  }
+
+  /** Creates the layout if needed, indexes the active tasks and runs recovery (idempotent, safe beside other processes). */
+  static async open(options: FileStoreOptions): Promise<FileTaskStore> {
+    await ensureLayout(options.layout);
+    const store = new FileTaskStore(options);
+    await store.catalog.load();
+    store.lastRecovery = await recover(store, options.layout, options.logger);
+    return store;
+  }
+
+  get layout(): Layout {
+    return this.options.layout;
+  }
+
+  get locks(): LockManager {
+    return this.options.locks;
+  }
+
+  async create(build: (parentTaskId: string) => ParentTask): Promise<ParentTask> {
+    for (;;) {
+      const parent = build(newParentTaskId(this.randomHex));
+      const id = parent.parent_task_id;
+      if (await exists(this.archivePath(id))) continue;
+      try {
+        await createFileExclusive(this.activePath(id), serializeTaskFile(parent), { durable: true }, this.fs);
+      } catch (error) {
+        if (isCode(error, 'EEXIST')) continue; // another process took this id a moment ago: draw again
+        throw storageError(error, `create task file ${this.activePath(id)}`);
+      }
+      await this.afterWrite(parent, 'active');
+      return parent;
+    }
+  }
+
+  async read(parentTaskId: string): Promise<ParentTask> {
+    return (await this.readWithLocation(parentTaskId)).parent;
+  }
+
+  async update(parentTaskId: string, change: (parent: ParentTask) => ParentTask | Promise<ParentTask>): Promise<ParentTask> {
+    return this.options.locks.withLock(parentTaskId, async () => {
+      const { parent, location } = await this.readWithLocation(parentTaskId);
+      const next = await change(parent);
+      if (next === parent) return parent;
+      const stored = { ...next, revision: (parent.revision ?? 0) + 1 };
+      if (location === 'archive') await this.moveDurably(this.archivePath(parentTaskId), this.activePath(parentTaskId));
+      await this.writeDurably(this.activePath(parentTaskId), serializeTaskFile(stored));
+      if (isParentComplete(stored)) {
+        try {
+          return await this.archiveLocked(stored);
+        } catch (error) {
+          // The change itself is on disk; the next start (or "doctor --fix") finishes the move.
+          this.options.logger.warn(`Completed task ${parentTaskId} stays in tasks/active/ for now: ${(error as Error).message}`);
+        }
+      }
+      await this.afterWrite(stored, 'active');
+      return stored;
+    });
+  }
+
+  /** Archives a completed parent still in tasks/active/ (a crash between completion and the move). */
+  async archiveIfComplete(parentTaskId: string): Promise<boolean> {
+    return this.options.locks.withLock(parentTaskId, async () => {
+      const { parent, location } = await this.readWithLocation(parentTaskId);
+      if (location !== 'active' || !isParentComplete(parent)) return false;
+      await this.archiveLocked(parent);
+      return true;
+    });
+  }
+
+  private async archiveLocked(parent: ParentTask): Promise<ParentTask> {
+    const id = parent.parent_task_id;
+    await this.moveDurably(this.activePath(id), this.archivePath(id));
+    this.options.logger.info(`Archived completed task ${id}`, { parent_task_id: id });
+    await this.afterWrite(parent, 'archive');
+    return parent;
+  }
+
+  async parentsOfSubtask(subtaskId: string): Promise<string[]> {
+    await this.catalog.refresh();
+    let parents = this.catalog.parentsOf(subtaskId);
+    if (parents.length > 0) return parents;
+    const prefix = /^(.+)\.\d+$/.exec(subtaskId)?.[1];
+    if (prefix && isValidTaskId(prefix) && ((await exists(this.activePath(prefix))) || (await exists(this.archivePath(prefix))))) return [prefix];
+    await this.catalog.ensureArchive();
+    parents = this.catalog.parentsOf(subtaskId);
+    return parents;
+  }
+
+  async list(options: { includeArchived: boolean }): Promise<ParentSummary[]> {
+    await this.catalog.refresh();
+    if (options.includeArchived) await this.catalog.ensureArchive();
+    return this.catalog.summaries(options.includeArchived);
+  }
+
+  problems(): StoreProblem[] {
+    return this.catalog.problems();
+  }
+
+  async saveDocument(parentTaskId: string, subtaskId: string, text: string): Promise<string> {
+    const dir = path.join(this.options.layout.workDir, parentTaskId);
+    await mkdir(dir, { recursive: true });
+    const file = path.join(dir, `${subtaskId}.${Date.now().toString(36)}${this.randomHex(4)}.md`);
+    await this.writeDurably(file, text);
+    return relativeToRoot(this.options.layout, file);
+  }
+
+  async close(): Promise<void> {}
+
+  activePath(id: string): string {
+    return path.join(this.options.layout.activeDir, taskFileName(id));
+  }
+
+  archivePath(id: string): string {
+    return path.join(this.options.layout.archiveDir, taskFileName(id));
+  }
+
+  private async readWithLocation(parentTaskId: string): Promise<{ parent: ParentTask; location: 'active' | 'archive' }> {
+    if (!isValidTaskId(parentTaskId)) throw new OrchestratorError('INVALID_TASK_ID', `"${parentTaskId}" is not a task id.`);
+    for (const location of ['active', 'archive'] as const) {
+      const file = location === 'active' ? this.activePath(parentTaskId) : this.archivePath(parentTaskId);
+      let text: string;
+      try {
+        text = await readFile(file, 'utf8');
+      } catch (error) {
+        if (isCode(error, 'ENOENT')) continue;
+        throw storageError(error, `read ${file}`);
+      }
+      const parsed = parseTaskFile(text);
+      const problem = problemWith(parentTaskId, parsed);
+      if (problem || !parsed.ok) {
+        const reason = problem?.reason ?? 'unreadable';
+        throw new OrchestratorError(problem?.kind === 'unsupported_version' ? 'UNSUPPORTED_VERSION' : 'STORE_CORRUPT', `Task ${parentTaskId} cannot be used: ${relativeToRoot(this.options.layout, file)} ${reason}. The file was kept as it is. ${problem?.action ?? ''}`.trim(), { file, reason });
+      }
+      return { parent: parsed.value, location };
+    }
+    throw new OrchestratorError('TASK_NOT_FOUND', `No task ${parentTaskId} in ${relativeToRoot(this.options.layout, this.options.layout.activeDir)} or tasks/archive. Call orchestrator_get_status to list the task ids.`, { parent_task_id: parentTaskId });
+  }
+
+  private async writeDurably(file: string, text: string): Promise<void> {
+    try {
+      await writeFileDurable(file, text, this.fs);
+    } catch (error) {
+      throw storageError(error, `write ${file}`);
+    }
+  }
+
+  private async moveDurably(from: string, to: string): Promise<void> {
+    try {
+      await moveFileDurable(from, to, this.fs);
+    } catch (error) {
+      throw storageError(error, `move ${from} to ${to}`);
+    }
+  }
+
+  /** Tells the index and, through the journal, every other process that this parent changed. */
+  private async afterWrite(parent: ParentTask, location: 'active' | 'archive'): Promise<void> {
+    const file = location === 'active' ? this.activePath(parent.parent_task_id) : this.archivePath(parent.parent_task_id);
+    const info = await stat(file).catch(() => null);
+    this.catalog.noteWritten(parent, location, info ? `${info.ino}:${info.size}:${info.mtimeMs}` : '');
+    await this.appendJournal(parent.parent_task_id);
+  }
+
+  private async appendJournal(parentTaskId: string): Promise<void> {
+    const journal = this.options.layout.journalFile;
+    try {
+      await appendFile(journal, `${parentTaskId}\n`);
+      const info = await stat(journal);
+      // Replacing the journal gives it a new inode: readers notice and rescan instead of missing entries.
+      if (info.size > JOURNAL_ROTATE_BYTES) {
+        const temp = `${journal}.${process.pid}.${this.randomHex(8)}.rotate`;
+        await writeFile(temp, '');
+        await rename(temp, journal);
+      }
+    } catch (error) {
+      // The journal only speeds up other processes' queries; their periodic rescan covers a lost entry.
+      this.options.logger.warn(`Could not append to ${journal}: ${(error as Error).message}`);
+    }
+  }
+}
+
+async function exists(file: string): Promise<boolean> {
+  return stat(file).then(
+    () => true,
+    () => false,
+  );
+}
+
+function storageError(error: unknown, what: string): OrchestratorError {
+  if (error instanceof OrchestratorError) return error;
+  const code = (error as NodeJS.ErrnoException).code ?? 'unknown';
+  const hint = code === 'ENOSPC' ? 'The disk is full; free some space and try again.' : code === 'EACCES' || code === 'EPERM' ? 'Check the permissions of the .task_orchestrator folder.' : 'Check the disk and the .task_orchestrator folder, then try again.';
+  return new OrchestratorError('STORAGE_ERROR', `Could not ${what} (${code}: ${(error as Error).message}). Nothing was changed. ${hint}`, { errno: code });
+}

@@ -1,0 +1,215 @@
+import { randomBytes } from 'node:crypto';
+import { readFile, stat, utimes } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { OrchestratorError } from '../domain/errors.js';
+import { createFileExclusive, isCode, nodeFs, type DurableFs } from './durable-fs.js';
+
+/** What a lock file holds: who owns it, so others can tell a live holder from a dead one. */
+export interface LockOwner {
+  pid: number;
+  host: string;
+  token: string;
+  acquired_at: string;
+}
+
+export interface LockOptions {
+  /** Give up waiting after this long, with LOCK_TIMEOUT. */
+  timeoutMs: number;
+  /** A lock whose heartbeat lapsed this long is stale (the spec's 1 hour is the upper bound). */
+  staleMs: number;
+  /** How often a holder refreshes its lock's mtime. */
+  refreshMs: number;
+  host: string;
+  pid: number;
+  isPidAlive: (pid: number) => boolean;
+  onTakeover?: (name: string, owner: LockOwner | null, reason: string) => void;
+  fs?: DurableFs;
+}
+
+export const MAX_STALE_MS = 60 * 60 * 1000;
+const MARKER_STALE_MS = 5_000;
+
+export function isPidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return isCode(error, 'EPERM'); // exists, owned by someone else
+  }
+}
+
+export function defaultLockOptions(overrides: Partial<LockOptions> = {}): LockOptions {
+  return { timeoutMs: 10_000, staleMs: 30_000, refreshMs: 5_000, host: os.hostname(), pid: process.pid, isPidAlive, ...overrides };
+}
+
+interface ObservedLock {
+  owner: LockOwner | null;
+  /** Identity of the file we looked at, for locks whose content could not be read. */
+  ino: number;
+  mtimeMs: number;
+}
+
+/**
+ * Cross-process locks as files in locks/: created atomically (hard link of a complete temp file), owned
+ * (pid, host, token), refreshed while held, and taken over when the owner is gone or its heartbeat lapsed.
+ * Takeover is serialised by a "<name>.lock.breaking" marker created exclusively, so exactly one process
+ * removes a given stale lock and a live holder's lock is never removed (proper-lockfile issue #121).
+ */
+export class LockManager {
+  private readonly fs: DurableFs;
+  /** In-process queue per lock name: calls in one process wait here, not on the file system. */
+  private readonly queues = new Map<string, Promise<unknown>>();
+
+  constructor(
+    private readonly dir: string,
+    private readonly options: LockOptions,
+  ) {
+    this.fs = options.fs ?? nodeFs;
+  }
+
+  lockPath(name: string): string {
+    return path.join(this.dir, `${name}.lock`);
+  }
+
+  /** Runs `work` while holding the lock `name`, across calls in this process and across processes. */
+  withLock<T>(name: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.queues.get(name) ?? Promise.resolve();
+    const run = previous.then(
+      () => this.holding(name, work),
+      () => this.holding(name, work),
+    );
+    const settled = run.catch(() => undefined);
+    this.queues.set(name, settled);
+    void settled.then(() => {
+      if (this.queues.get(name) === settled) this.queues.delete(name);
+    });
+    return run;
+  }
+
+  private async holding<T>(name: string, work: () => Promise<T>): Promise<T> {
+    const token = await this.acquire(name);
+    const heartbeat = setInterval(() => void this.refresh(name), this.options.refreshMs);
+    heartbeat.unref();
+    try {
+      return await work();
+    } finally {
+      clearInterval(heartbeat);
+      await this.release(name, token);
+    }
+  }
+
+  async acquire(name: string): Promise<string> {
+    const file = this.lockPath(name);
+    const owner: LockOwner = { pid: this.options.pid, host: this.options.host, token: randomBytes(8).toString('hex'), acquired_at: new Date().toISOString() };
+    const deadline = Date.now() + this.options.timeoutMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await createFileExclusive(file, JSON.stringify(owner), { durable: false }, this.fs);
+        return owner.token;
+      } catch (error) {
+        if (!isCode(error, 'EEXIST')) throw error;
+      }
+      const observed = await this.observe(file);
+      if (!observed) continue; // released between our create and our look: try again at once
+      const staleness = this.staleness(observed);
+      if (staleness) {
+        await this.breakStale(name, observed, staleness);
+        continue;
+      }
+      if (Date.now() >= deadline) throw lockTimeout(name, file, observed.owner, this.options.timeoutMs);
+      await sleep(Math.min(2 ** Math.min(attempt, 5), 25) * (0.5 + Math.random()));
+    }
+  }
+
+  /** Reads a lock file; null when it does not exist (anymore). */
+  async observe(file: string): Promise<ObservedLock | null> {
+    try {
+      const [text, info] = await Promise.all([readFile(file, 'utf8'), stat(file)]);
+      return { owner: parseOwner(text), ino: info.ino, mtimeMs: info.mtimeMs };
+    } catch (error) {
+      if (isCode(error, 'ENOENT')) return null;
+      throw error;
+    }
+  }
+
+  /** Why a lock may be taken over, or null while its holder may still be working. */
+  staleness(observed: ObservedLock): string | null {
+    const { owner } = observed;
+    if (owner && owner.host === this.options.host && !this.options.isPidAlive(owner.pid)) return `its owner (pid ${owner.pid}) is gone`;
+    const lapsed = Date.now() - observed.mtimeMs;
+    const bound = Math.min(this.options.staleMs, MAX_STALE_MS);
+    if (lapsed > bound) return `not refreshed for ${Math.round(lapsed / 1000)} s (bound ${Math.round(bound / 1000)} s)`;
+    return null;
+  }
+
+  private async breakStale(name: string, observed: ObservedLock, reason: string): Promise<void> {
+    const file = this.lockPath(name);
+    const marker = `${file}.breaking`;
+    const me: LockOwner = { pid: this.options.pid, host: this.options.host, token: randomBytes(8).toString('hex'), acquired_at: new Date().toISOString() };
+    try {
+      await createFileExclusive(marker, JSON.stringify(me), { durable: false }, this.fs);
+    } catch (error) {
+      if (!isCode(error, 'EEXIST')) throw error;
+      await this.clearDeadMarker(marker);
+      return; // someone else is taking it over; the caller retries
+    }
+    try {
+      const current = await this.observe(file);
+      if (current && sameLock(current, observed)) {
+        await this.fs.unlink(file);
+        this.options.onTakeover?.(name, observed.owner, reason);
+      }
+    } finally {
+      await this.fs.unlink(marker).catch(() => undefined);
+    }
+  }
+
+  /**
+   * A takeover marker whose maker died mid-takeover would block takeovers forever: remove it once its
+   * maker is gone or it is older than any takeover takes (they last microseconds).
+   */
+  private async clearDeadMarker(marker: string): Promise<void> {
+    const observed = await this.observe(marker);
+    if (!observed) return;
+    const makerGone = observed.owner !== null && observed.owner.host === this.options.host && !this.options.isPidAlive(observed.owner.pid);
+    if (makerGone || Date.now() - observed.mtimeMs > MARKER_STALE_MS) await this.fs.unlink(marker).catch(() => undefined);
+  }
+
+  private async refresh(name: string): Promise<void> {
+    const now = new Date();
+    await utimes(this.lockPath(name), now, now).catch(() => undefined);
+  }
+
+  private async release(name: string, token: string): Promise<void> {
+    const file = this.lockPath(name);
+    const current = await this.observe(file).catch(() => null);
+    if (current?.owner?.token === token) await this.fs.unlink(file).catch(() => undefined);
+  }
+}
+
+function sameLock(a: ObservedLock, b: ObservedLock): boolean {
+  if (a.owner && b.owner) return a.owner.token === b.owner.token;
+  return a.ino === b.ino && a.mtimeMs === b.mtimeMs;
+}
+
+export function parseOwner(text: string): LockOwner | null {
+  try {
+    const value = JSON.parse(text) as Partial<LockOwner>;
+    if (typeof value.pid === 'number' && typeof value.host === 'string' && typeof value.token === 'string') return value as LockOwner;
+  } catch {
+    // empty or foreign lock file (a Python filelock file, say): judged by its age alone
+  }
+  return null;
+}
+
+function lockTimeout(name: string, file: string, owner: LockOwner | null, timeoutMs: number): OrchestratorError {
+  const holder = owner ? `pid ${owner.pid} on ${owner.host}, holding it since ${owner.acquired_at}` : 'an unknown process';
+  return new OrchestratorError(
+    'LOCK_TIMEOUT',
+    `Could not lock ${name} within ${Math.round(timeoutMs / 1000)} s: it is held by ${holder}. Try again in a moment; if that process is gone for good, run "task-orchestrator doctor --fix" or delete ${file}.`,
+    { lock: file, holder: owner },
+  );
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

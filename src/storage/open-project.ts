@@ -1,0 +1,52 @@
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import type { AppContext } from '../app/context.js';
+import type { Logger } from '../app/ports.js';
+import { Orchestrator } from '../app/orchestrator.js';
+import type { ActiveOwner } from '../domain/model.js';
+import type { Settings } from '../config.js';
+import { FileTaskStore } from './file-task-store.js';
+import { layoutFor, type Layout } from './layout.js';
+import { defaultLockOptions, isPidAlive, LockManager } from './lock.js';
+import { loadRoleCatalog, prepareRoleFiles } from './role-files.js';
+
+export interface OpenProject {
+  orchestrator: Orchestrator;
+  store: FileTaskStore;
+  layout: Layout;
+  close(): Promise<void>;
+}
+
+/** A random id for this process, recorded on the subtasks it marks active (pids alone are reused). */
+const INSTANCE = randomBytes(6).toString('hex');
+
+/** Opens (creating if needed) the .task_orchestrator/ of a project folder and wires the use cases to it. */
+export async function openProject(baseDir: string, settings: Settings, logger: Logger): Promise<OpenProject> {
+  const layout = layoutFor(baseDir, settings.configDir ?? undefined);
+  const host = os.hostname();
+  const locks = new LockManager(
+    layout.locksDir,
+    defaultLockOptions({
+      timeoutMs: settings.lockTimeoutMs,
+      staleMs: settings.lockStaleMs,
+      refreshMs: Math.max(50, Math.min(5_000, settings.lockStaleMs / 4)),
+      onTakeover: (name, owner, reason) => logger.warn(`Took over the lock of ${name}: ${reason}`, { lock: name, previous_owner: owner }),
+    }),
+  );
+  const store = await FileTaskStore.open({ layout, logger, locks });
+  const roleFiles = await prepareRoleFiles(layout);
+  if (roleFiles.migrated.length) logger.info('Migrated Python-era configuration into roles/', { files: roleFiles.migrated });
+  const roles = await loadRoleCatalog(layout);
+  for (const problem of roles.errors) logger.warn(`Role files: ${problem}`);
+  const owner: ActiveOwner = { pid: process.pid, host, instance: INSTANCE };
+  const ctx: AppContext = {
+    store,
+    roles,
+    logger,
+    clock: { now: () => new Date() },
+    owner,
+    isOwnerAlive: (other) => other.host !== host || (other.pid === process.pid ? other.instance === INSTANCE : isPidAlive(other.pid)),
+    baseDir: layout.base,
+  };
+  return { orchestrator: new Orchestrator(ctx), store, layout, close: () => store.close() };
+}
