@@ -1,0 +1,80 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Client } from '@modelcontextprotocol/client';
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import { InMemoryTransport } from '@modelcontextprotocol/server';
+import { readSettings } from '../../src/config.js';
+import { ProjectHost } from '../../src/mcp/project-host.js';
+import { createServer } from '../../src/mcp/server.js';
+import { silentLogger } from '../../src/storage/logger.js';
+
+export const CLI = path.resolve(import.meta.dirname, '../../dist/cli/main.js');
+
+export interface ToolReply {
+  isError: boolean;
+  text: string;
+  data: any;
+}
+
+export interface Connection {
+  client: Client;
+  call(name: string, args?: Record<string, unknown>): Promise<ToolReply>;
+  close(): Promise<void>;
+}
+
+export async function tempProject(): Promise<{ dir: string; remove(): Promise<void> }> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'orchestrator-mcp-'));
+  return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
+}
+
+function wrap(client: Client, onClose: () => Promise<void>): Connection {
+  return {
+    client,
+    async call(name, args = {}) {
+      const reply = (await client.callTool({ name, arguments: args })) as { isError?: boolean; content: { type: string; text?: string }[]; structuredContent?: unknown };
+      return { isError: reply.isError === true, text: reply.content.map((c) => c.text ?? '').join('\n'), data: reply.structuredContent };
+    },
+    async close() {
+      await client.close();
+      await onClose();
+    },
+  };
+}
+
+/** The real server, in this process, through a linked in-memory transport pair and the official client. */
+export async function connectInProcess(baseDir: string | null, env: NodeJS.ProcessEnv = {}): Promise<Connection> {
+  const settings = readSettings(env);
+  const host = new ProjectHost(baseDir, settings, silentLogger);
+  const server = createServer(host, silentLogger);
+  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+  await server.connect(serverSide);
+  const client = new Client({ name: 'test', version: '1.0.0' });
+  await client.connect(clientSide);
+  return wrap(client, async () => {
+    await server.close();
+    await host.close();
+  });
+}
+
+/** `task-orchestrator serve` as a real child process over stdio; stderr is collected for assertions. */
+export async function connectSpawned(cwd: string, env: Record<string, string> = {}): Promise<Connection & { stderr: () => string; pid: number | null }> {
+  const transport = new StdioClientTransport({ command: process.execPath, args: [CLI, 'serve'], cwd, env: { PATH: process.env.PATH ?? '', ...env }, stderr: 'pipe' });
+  let stderr = '';
+  transport.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const client = new Client({ name: 'test', version: '1.0.0' });
+  await client.connect(transport);
+  return Object.assign(wrap(client, async () => undefined), { stderr: () => stderr, pid: transport.pid });
+}
+
+export const samplePlan = {
+  description: 'Add CSV export to the reports page',
+  context: 'TypeScript monorepo; reports live in packages/reports',
+  complexity_level: 'moderate',
+  subtasks: [
+    { task_id: 'design', title: 'Design the export', description: 'Decide format and API', specialist_type: 'architect', estimated_effort: '30 minutes' },
+    { task_id: 'build', title: 'Implement the export', description: 'Write the code', specialist_type: 'implementer', dependencies: ['design'] },
+    { task_id: 'test', title: 'Test the export', description: 'Write tests', specialist_type: 'tester', dependencies: ['build'] },
+    { task_id: 'docs', title: 'Document the export', description: 'Update the docs', specialist_type: 'documenter', dependencies: ['design'] },
+  ],
+};
