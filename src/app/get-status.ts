@@ -43,42 +43,51 @@ const MAX_INTERRUPTED_LISTED = 50;
 export async function getStatus(ctx: AppContext, request: GetStatusRequest): Promise<GetStatusResult> {
   const parentFilter = request.parent_task_id ? unwrap(checkTaskId(request.parent_task_id, 'parent_task_id')) : null;
   const includeArchived = request.include_completed === true || parentFilter !== null;
+  const { offset, limit } = page(request);
   const summaries = await ctx.store.list({ includeArchived });
   const selected = parentFilter ? summaries.filter((s) => s.parent_task_id === parentFilter) : summaries;
   if (parentFilter && selected.length === 0) {
     throw new OrchestratorError('TASK_NOT_FOUND', `No task ${parentFilter}. Call orchestrator_get_status without parent_task_id to list the tasks.`, { parent_task_id: parentFilter });
   }
-  const rows = toRows(ctx, sortByRecent(selected));
-  const counts = statusCounts(rows);
-  const matching = request.status ? rows.filter((r) => r.status === request.status) : rows;
-  const { offset, limit } = page(request);
-  const next = offset + limit < matching.length ? encodeCursor(offset + limit) : null;
+  // One pass over every subtask: counts, the requested page and the interrupted ones. Row objects are
+  // built only for what is returned, so a reply costs little even with tens of thousands of subtasks.
+  const counts = statusCounts([]);
+  const tasks: StatusRow[] = [];
+  const interrupted: StatusRow[] = [];
+  let total = 0;
+  let matching = 0;
+  let active = 0;
+  for (const parent of selected) {
+    if (parent.location === 'active') active++;
+    for (const subtask of parent.subtasks) {
+      total++;
+      counts[subtask.status]++;
+      const isInterrupted = subtask.status === 'active' && (!subtask.active_owner || !ctx.isOwnerAlive(subtask.active_owner));
+      if (isInterrupted && interrupted.length < MAX_INTERRUPTED_LISTED) interrupted.push(toRow(parent, subtask, true));
+      if (request.status && subtask.status !== request.status) continue;
+      if (matching >= offset && matching < offset + limit) tasks.push(toRow(parent, subtask, isInterrupted));
+      matching++;
+    }
+  }
   return {
-    counts: { ...counts, total: rows.length },
-    parents: { active: summaries.filter((s) => s.location === 'active').length, archived: includeArchived ? summaries.filter((s) => s.location === 'archive').length : null },
-    tasks: matching.slice(offset, offset + limit),
-    total_matching: matching.length,
-    next_cursor: next,
-    interrupted_subtasks: rows.filter((r) => r.interrupted).slice(0, MAX_INTERRUPTED_LISTED),
+    counts: { ...counts, total },
+    parents: { active: parentFilter ? active : summaries.length - countArchived(summaries), archived: includeArchived ? countArchived(summaries) : null },
+    tasks,
+    total_matching: matching,
+    next_cursor: offset + limit < matching ? encodeCursor(offset + limit) : null,
+    interrupted_subtasks: interrupted,
     storage_problems: ctx.store.problems(),
   };
 }
 
-export function sortByRecent(summaries: ParentSummary[]): ParentSummary[] {
-  return [...summaries].sort((a, b) => (a.updated_at < b.updated_at ? 1 : a.updated_at > b.updated_at ? -1 : a.parent_task_id.localeCompare(b.parent_task_id)));
+function toRow(parent: ParentSummary, subtask: ParentSummary['subtasks'][number], interrupted: boolean): StatusRow {
+  return { task_id: subtask.task_id, parent_task_id: parent.parent_task_id, title: subtask.title, status: subtask.status, specialist_type: subtask.specialist_type, interrupted };
 }
 
-function toRows(ctx: AppContext, summaries: ParentSummary[]): StatusRow[] {
-  return summaries.flatMap((p) =>
-    p.subtasks.map((s) => ({
-      task_id: s.task_id,
-      parent_task_id: p.parent_task_id,
-      title: s.title,
-      status: s.status,
-      specialist_type: s.specialist_type,
-      interrupted: s.status === 'active' && (!s.active_owner || !ctx.isOwnerAlive(s.active_owner)),
-    })),
-  );
+function countArchived(summaries: readonly ParentSummary[]): number {
+  let n = 0;
+  for (const s of summaries) if (s.location === 'archive') n++;
+  return n;
 }
 
 function page(request: GetStatusRequest): { offset: number; limit: number } {
@@ -99,3 +108,8 @@ function decodeCursor(cursor: string): number {
   return Number(match[1]);
 }
 
+
+/** Most recently updated first (TaskStore.list already returns this order; for lists built otherwise). */
+export function sortByRecent(summaries: readonly ParentSummary[]): ParentSummary[] {
+  return [...summaries].sort((a, b) => (a.updated_at !== b.updated_at ? (a.updated_at < b.updated_at ? 1 : -1) : a.parent_task_id.localeCompare(b.parent_task_id)));
+}

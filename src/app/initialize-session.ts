@@ -2,7 +2,6 @@ import { interruptedSubtasks, nextRecommended, progressOf, statusCounts } from '
 import type { Progress, StatusCounts } from '../domain/model.js';
 import { roleSummary } from '../domain/roles.js';
 import { brief, type AppContext } from './context.js';
-import { sortByRecent } from './get-status.js';
 import type { StoreProblem } from './ports.js';
 
 export interface ActiveTaskView {
@@ -38,7 +37,7 @@ export const ACTIVE_TASKS_SHOWN = 20;
 
 /** initialize_session: the guidance, the roles, and every unfinished task so the assistant can offer to resume. */
 export async function initializeSession(ctx: AppContext): Promise<InitializeSessionResult> {
-  const unfinished = sortByRecent((await ctx.store.list({ includeArchived: false })).filter((s) => s.status !== 'completed'));
+  const unfinished = (await ctx.store.list({ includeArchived: false })).filter((s) => s.status !== 'completed');
   const shown: ActiveTaskView[] = [];
   for (const summary of unfinished.slice(0, ACTIVE_TASKS_SHOWN)) {
     const parent = await ctx.store.read(summary.parent_task_id).catch(() => null);

@@ -37,7 +37,10 @@ export interface TaskStore {
   archiveIfComplete(parentTaskId: string): Promise<boolean>;
   /** The parent holding a subtask id (and, for ids reused across Python-era files, all of them). */
   parentsOfSubtask(subtaskId: string): Promise<string[]>;
-  /** Summaries of stored parents; archived ones only when asked. Kept coherent with other processes. */
+  /**
+   * Summaries of stored parents, most recently updated first; archived ones only when asked. Kept
+   * coherent with other processes. The array may be shared between calls: do not modify it.
+   */
   list(options: { includeArchived: boolean }): Promise<ParentSummary[]>;
   /** Files that could not be used, as of the last look. */
   problems(): StoreProblem[];

@@ -1,51 +1,17 @@
-import * as z from 'zod';
-import { COMPLEXITY_LEVELS, CURRENT_FORMAT_VERSION, KNOWN_FORMAT_VERSIONS, SUBTASK_STATUSES, type ParentTask } from './model.js';
+import { COMPLEXITY_LEVELS, CURRENT_FORMAT_VERSION, KNOWN_FORMAT_VERSIONS, SUBTASK_STATUSES, type ParentTask, type Subtask } from './model.js';
 import { fail, ok, type Check } from './errors.js';
 import { isValidTaskId } from './ids.js';
 import { titleFrom } from './plan.js';
 
 /**
- * Reading and writing task files. Unknown fields are kept (loose objects), so a file passes through
- * this server without losing anything another version wrote into it.
+ * Reading and writing task files. Fields this server does not know are kept, so a file passes through
+ * without losing anything another version wrote into it. The checks are written out by hand rather
+ * than with a schema library: the index reads every task file at start-up, and this is several times
+ * faster, which is most of the cold start with thousands of tasks.
  */
-const nullableText = z.union([z.string(), z.null()]).optional();
+type Json = Record<string, unknown>;
 
-const SubtaskSchema = z.looseObject({
-  task_id: z.string().refine(isValidTaskId, 'not a valid task id'),
-  title: z.string(),
-  description: z.string().default(''),
-  specialist_type: z.string().min(1),
-  dependencies: z.array(z.string()).default([]),
-  estimated_effort: z.union([z.string(), z.number(), z.null()]).transform((v) => (v === null ? '' : String(v))).default(''),
-  status: z.enum(SUBTASK_STATUSES),
-  results: z.union([z.string(), z.null()]).default(null),
-  artifacts: z.array(z.string()).default([]),
-  created_at: z.string(),
-  completed_at: z.union([z.string(), z.null()]).default(null),
-  handle: z.string().optional(),
-  started_at: nullableText,
-  active_owner: z.union([z.looseObject({ pid: z.number(), host: z.string(), instance: z.string() }), z.null()]).optional(),
-  artifact_type: nullableText,
-  detailed_work_file: nullableText,
-  revision_notes: z.array(z.string()).optional(),
-  blocked_reason: nullableText,
-  updated_at: z.string().optional(),
-});
-
-const ParentSchema = z.looseObject({
-  version: z.string().default('1.0'),
-  parent_task_id: z.string().refine(isValidTaskId, 'not a valid task id'),
-  description: z.string(),
-  complexity: z.enum(COMPLEXITY_LEVELS).default('moderate'),
-  context: z.union([z.string(), z.null()]).transform((v) => v ?? '').default(''),
-  created_at: z.string(),
-  subtasks: z.array(SubtaskSchema),
-  title: z.string().optional(),
-  status: z.enum(['active', 'completed']).optional(),
-  completed_at: nullableText,
-  updated_at: z.string().optional(),
-  revision: z.number().int().nonnegative().optional(),
-});
+class ShapeError extends Error {}
 
 /** Parses a task file's text. A failure says what is wrong, so the file can be reported and kept. */
 export function parseTaskFile(text: string): Check<ParentTask> {
@@ -55,23 +21,128 @@ export function parseTaskFile(text: string): Check<ParentTask> {
   } catch (error) {
     return fail('STORE_CORRUPT', text.trim() === '' ? 'the file is empty' : `not valid JSON (${(error as Error).message})`);
   }
-  const version = typeof json === 'object' && json !== null ? (json as Record<string, unknown>).version : undefined;
+  const version = isObject(json) ? json.version : undefined;
   if (typeof version === 'string' && isNewerVersion(version)) {
     return fail('UNSUPPORTED_VERSION', `format version ${version} is newer than this server understands (${KNOWN_FORMAT_VERSIONS.join(', ')}); upgrade task-orchestrator to work on it`, { version });
   }
-  const parsed = ParentSchema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    return fail('STORE_CORRUPT', `not a task file: ${issue.path.join('.') || '(top level)'}: ${issue.message}`);
+  try {
+    return ok(readParent(json));
+  } catch (error) {
+    if (error instanceof ShapeError) return fail('STORE_CORRUPT', `not a task file: ${error.message}`);
+    throw error;
   }
-  const parent = parsed.data as ParentTask;
-  if (!parent.title) parent.title = titleFrom(parent.description);
-  return ok(parent);
 }
 
 /** Files are written in the current format, pretty-printed so a person can read and diff them. */
 export function serializeTaskFile(parent: ParentTask): string {
   return `${JSON.stringify({ ...parent, version: CURRENT_FORMAT_VERSION }, null, 2)}\n`;
+}
+
+function readParent(json: unknown): ParentTask {
+  if (!isObject(json)) throw new ShapeError('(top level): expected an object');
+  const subtasks = json.subtasks;
+  if (!Array.isArray(subtasks)) throw new ShapeError('subtasks: expected an array');
+  const parent = {
+    ...json,
+    version: optionalText(json, 'version') ?? '1.0',
+    parent_task_id: taskId(json, 'parent_task_id'),
+    description: text(json, 'description'),
+    complexity: oneOf(json, 'complexity', COMPLEXITY_LEVELS, 'moderate'),
+    context: optionalText(json, 'context', true) ?? '',
+    created_at: text(json, 'created_at'),
+    subtasks: subtasks.map((s, i) => readSubtask(s, `subtasks.${i}`)),
+  } as ParentTask;
+  for (const key of ['title', 'updated_at'] as const) optionalText(json, key);
+  optionalText(json, 'completed_at', true);
+  if (json.status !== undefined) oneOf(json, 'status', ['active', 'completed'] as const, 'active');
+  if (json.revision !== undefined && !(Number.isInteger(json.revision) && (json.revision as number) >= 0)) throw new ShapeError('revision: expected a whole number');
+  if (!parent.title) parent.title = titleFrom(parent.description);
+  return parent;
+}
+
+function readSubtask(value: unknown, where: string): Subtask {
+  if (!isObject(value)) throw new ShapeError(`${where}: expected an object`);
+  const at = (field: string) => `${where}.${field}`;
+  const effort = value.estimated_effort;
+  if (effort !== undefined && effort !== null && typeof effort !== 'string' && typeof effort !== 'number') throw new ShapeError(`${at('estimated_effort')}: expected text`);
+  const subtask = {
+    ...value,
+    task_id: taskId(value, 'task_id', where),
+    title: text(value, 'title', where),
+    description: optionalText(value, 'description', false, where) ?? '',
+    specialist_type: nonEmpty(text(value, 'specialist_type', where), at('specialist_type')),
+    dependencies: textList(value, 'dependencies', where),
+    estimated_effort: effort === undefined || effort === null ? '' : String(effort),
+    status: oneOf(value, 'status', SUBTASK_STATUSES, undefined, where),
+    results: optionalText(value, 'results', true, where) ?? null,
+    artifacts: textList(value, 'artifacts', where),
+    created_at: text(value, 'created_at', where),
+    completed_at: optionalText(value, 'completed_at', true, where) ?? null,
+  } as Subtask;
+  for (const key of ['handle', 'updated_at']) optionalText(value, key, false, where);
+  for (const key of ['started_at', 'artifact_type', 'detailed_work_file', 'blocked_reason']) optionalText(value, key, true, where);
+  if (value.revision_notes !== undefined) textList(value, 'revision_notes', where);
+  const owner = value.active_owner;
+  if (owner !== undefined && owner !== null && !(isObject(owner) && typeof owner.pid === 'number' && typeof owner.host === 'string' && typeof owner.instance === 'string')) {
+    throw new ShapeError(`${at('active_owner')}: expected {pid, host, instance} or null`);
+  }
+  return subtask;
+}
+
+function isObject(value: unknown): value is Json {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function path(where: string | undefined, field: string): string {
+  return where ? `${where}.${field}` : field;
+}
+
+function text(json: Json, field: string, where?: string): string {
+  const value = json[field];
+  if (typeof value !== 'string') throw new ShapeError(`${path(where, field)}: expected text, got ${describe(value)}`);
+  return value;
+}
+
+/** Text or absent (and null, where `nullable`). */
+function optionalText(json: Json, field: string, nullable = false, where?: string): string | undefined {
+  const value = json[field];
+  if (value === undefined || (nullable && value === null)) return undefined;
+  if (typeof value !== 'string') throw new ShapeError(`${path(where, field)}: expected text${nullable ? ' or null' : ''}, got ${describe(value)}`);
+  return value;
+}
+
+function nonEmpty(value: string, where: string): string {
+  if (!value) throw new ShapeError(`${where}: must not be empty`);
+  return value;
+}
+
+function taskId(json: Json, field: string, where?: string): string {
+  const id = text(json, field, where);
+  if (!isValidTaskId(id)) throw new ShapeError(`${path(where, field)}: "${id.slice(0, 60)}" is not a valid task id`);
+  return id;
+}
+
+function textList(json: Json, field: string, where?: string): string[] {
+  const value = json[field];
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value) || !value.every((item) => typeof item === 'string')) throw new ShapeError(`${path(where, field)}: expected a list of text`);
+  return value as string[];
+}
+
+function oneOf<T extends string>(json: Json, field: string, allowed: readonly T[], fallback: T | undefined, where?: string): T {
+  const value = json[field];
+  if (value === undefined && fallback !== undefined) return fallback;
+  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
+    throw new ShapeError(`${path(where, field)}: expected one of ${allowed.join(', ')}, got ${describe(value)}`);
+  }
+  return value as T;
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  return typeof value === 'string' ? `"${value.slice(0, 40)}"` : typeof value;
 }
 
 function isNewerVersion(version: string): boolean {

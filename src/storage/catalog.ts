@@ -1,4 +1,5 @@
-import { open, readdir, readFile, stat } from 'node:fs/promises';
+import { closeSync, fstatSync, openSync, readdirSync, readSync } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger, ParentSummary, StoreProblem } from '../app/ports.js';
 import type { ParentTask } from '../domain/model.js';
@@ -29,7 +30,11 @@ export class Catalog {
   private readonly subtaskParents = new Map<string, Set<string>>();
   private readonly problemsByFile = new Map<string, StoreProblem & { statKey: string }>();
   private journal = { ino: -1, offset: 0 };
-  private lastRescan = 0;
+  private rescanTimer: NodeJS.Timeout | null = null;
+  private rescanning: Promise<void> | null = null;
+  /** Bumped on every change of the index; keys the cached ordering below. */
+  private generation = 0;
+  private byRecent: { generation: number; includeArchived: boolean; list: ParentSummary[] } | null = null;
 
   constructor(
     private readonly layout: Layout,
@@ -40,12 +45,17 @@ export class Catalog {
   async load(): Promise<void> {
     this.journal = await this.journalEnd();
     await this.scan('active');
-    this.lastRescan = Date.now();
+    this.rescanTimer = setInterval(() => void this.rescan().catch((error: Error) => this.logger.warn(`Rescan failed: ${error.message}`)), this.rescanIntervalMs);
+    this.rescanTimer.unref();
+  }
+
+  close(): void {
+    if (this.rescanTimer) clearInterval(this.rescanTimer);
+    this.rescanTimer = null;
   }
 
   /** Brings the index up to date with what any process wrote since the last look. */
   async refresh(): Promise<void> {
-    if (Date.now() - this.lastRescan > this.rescanIntervalMs) return this.rescan();
     const info = await stat(this.layout.journalFile).catch(() => null);
     if (!info) {
       if (this.journal.ino !== -1) return this.rescan();
@@ -54,7 +64,16 @@ export class Catalog {
     if (info.ino !== this.journal.ino || info.size < this.journal.offset) return this.rescan();
     if (info.size === this.journal.offset) return;
     const ids = await this.readJournal(this.journal.offset, info.size);
-    for (const id of ids) await this.reload(id);
+    for (const id of ids) this.reload(id);
+  }
+
+  /**
+   * After this process appended `bytes` to the journal: if nothing else was appended meanwhile, skip
+   * past its own line, so its next query does not re-read what it has just written.
+   */
+  acknowledgeOwnAppend(journal: { ino: number; size: number }, bytes: number): void {
+    const expected = journal.ino === this.journal.ino ? this.journal.offset + bytes : bytes;
+    if (journal.size === expected) this.journal = { ino: journal.ino, offset: journal.size };
   }
 
   async ensureArchive(): Promise<void> {
@@ -67,6 +86,15 @@ export class Catalog {
     const all = [...this.entries.active.values()].map((e) => e.summary);
     if (includeArchived) for (const e of this.entries.archive.values()) all.push(e.summary);
     return all;
+  }
+
+  /** The summaries, most recently updated first; sorted once per change of the index, not per query. */
+  summariesByRecent(includeArchived: boolean): ParentSummary[] {
+    const cached = this.byRecent;
+    if (cached && cached.generation === this.generation && cached.includeArchived === includeArchived) return cached.list;
+    const list = this.summaries(includeArchived).sort(byRecentFirst);
+    this.byRecent = { generation: this.generation, includeArchived, list };
+    return list;
   }
 
   summary(parentTaskId: string): ParentSummary | undefined {
@@ -89,55 +117,54 @@ export class Catalog {
   }
 
   /** Re-reads one parent from disk, wherever it is now. */
-  async reload(parentTaskId: string): Promise<void> {
+  reload(parentTaskId: string): void {
     if (!isValidTaskId(parentTaskId)) return;
     this.remove(parentTaskId);
     for (const location of ['active', 'archive'] as const) {
       if (location === 'archive' && !this.archiveLoaded) continue;
-      await this.readInto(location, `${parentTaskId}.json`);
+      this.readInto(location, `${parentTaskId}.json`);
     }
   }
 
-  private async rescan(): Promise<void> {
-    this.journal = await this.journalEnd();
-    this.lastRescan = Date.now();
-    await this.scan('active');
-    if (this.archiveLoaded) await this.scan('archive');
+  /** Compares every file with the index (inode, size, mtime) and re-reads what changed; one at a time. */
+  rescan(): Promise<void> {
+    this.rescanning ??= (async () => {
+      this.journal = await this.journalEnd();
+      await this.scan('active');
+      if (this.archiveLoaded) await this.scan('archive');
+    })().finally(() => {
+      this.rescanning = null;
+    });
+    return this.rescanning;
   }
 
-  /** Reads every task file of a folder whose stat key changed; forgets files that are gone. */
+  /**
+   * Reads every task file of a folder whose stat key changed; forgets files that are gone. Reads are
+   * synchronous, in batches with a yield between them: for thousands of small files that is several
+   * times faster than fs.promises (one thread-pool round trip per open, stat, read and close).
+   */
   private async scan(location: Location): Promise<void> {
     const dir = this.dirOf(location);
-    const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith('.json') && !n.startsWith('.'));
+    const names = listTaskFiles(dir);
     const present = new Set(names.map((n) => n.slice(0, -5)));
     for (const id of [...this.entries[location].keys()]) if (!present.has(id)) this.remove(id, location);
     for (const file of [...this.problemsByFile.keys()]) if (path.dirname(file) === dir && !present.has(path.basename(file, '.json'))) this.problemsByFile.delete(file);
-    const queue = [...names];
-    const worker = async () => {
-      for (let name = queue.pop(); name !== undefined; name = queue.pop()) await this.readInto(location, name);
-    };
-    await Promise.all(Array.from({ length: 16 }, worker));
+    for (let i = 0; i < names.length; i += SCAN_BATCH) {
+      for (const name of names.slice(i, i + SCAN_BATCH)) this.readInto(location, name);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
   }
 
-  private async readInto(location: Location, name: string): Promise<void> {
+  private readInto(location: Location, name: string): void {
     const file = path.join(this.dirOf(location), name);
     const id = name.slice(0, -5);
-    let statKey: string;
-    let text: string;
-    try {
-      const info = await stat(file);
-      statKey = `${info.ino}:${info.size}:${info.mtimeMs}`;
-      if (this.entries[location].get(id)?.statKey === statKey || this.problemsByFile.get(file)?.statKey === statKey) return;
-      text = await readFile(file, 'utf8');
-    } catch (error) {
-      if (isCode(error, 'ENOENT')) {
-        this.remove(id, location);
-        this.problemsByFile.delete(file);
-        return;
-      }
-      throw error;
+    const read = readIfChanged(file, (key) => this.entries[location].get(id)?.statKey === key || this.problemsByFile.get(file)?.statKey === key);
+    if (read === 'gone') {
+      this.remove(id, location);
+      this.problemsByFile.delete(file);
+    } else if (read !== 'unchanged') {
+      this.ingest(location, file, id, read.text, read.statKey);
     }
-    this.ingest(location, file, id, text, statKey);
   }
 
   private ingest(location: Location, file: string, id: string, text: string, statKey: string): void {
@@ -156,6 +183,7 @@ export class Catalog {
 
   private put(location: Location, entry: Entry): void {
     const id = entry.summary.parent_task_id;
+    this.generation++;
     this.entries[location].set(id, entry);
     for (const s of entry.summary.subtasks) {
       const parents = this.subtaskParents.get(s.task_id) ?? new Set<string>();
@@ -168,6 +196,7 @@ export class Catalog {
     for (const location of only ? [only] : (['active', 'archive'] as const)) {
       const entry = this.entries[location].get(parentTaskId);
       if (!entry) continue;
+      this.generation++;
       this.entries[location].delete(parentTaskId);
       for (const s of entry.summary.subtasks) {
         const parents = this.subtaskParents.get(s.task_id);
@@ -219,12 +248,53 @@ export function problemWith(id: string, parsed: ReturnType<typeof parseTaskFile>
   return null;
 }
 
+const SCAN_BATCH = 256;
+
+/** Reads a file unless its stat key (inode, size, mtime) says it is the version already indexed; one open, fstat, read. */
+function readIfChanged(file: string, known: (statKey: string) => boolean): { text: string; statKey: string } | 'unchanged' | 'gone' {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (error) {
+    if (isCode(error, 'ENOENT')) return 'gone';
+    throw error;
+  }
+  try {
+    const info = fstatSync(fd);
+    const statKey = `${info.ino}:${info.size}:${info.mtimeMs}`;
+    if (known(statKey)) return 'unchanged';
+    const buffer = Buffer.allocUnsafe(info.size);
+    let filled = 0;
+    while (filled < info.size) {
+      const n = readSync(fd, buffer, filled, info.size - filled, filled);
+      if (n === 0) break;
+      filled += n;
+    }
+    return { text: buffer.toString('utf8', 0, filled), statKey };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function listTaskFiles(dir: string): string[] {
+  try {
+    return readdirSync(dir).filter((n) => n.endsWith('.json') && !n.startsWith('.'));
+  } catch {
+    return [];
+  }
+}
+
+function byRecentFirst(a: ParentSummary, b: ParentSummary): number {
+  if (a.updated_at !== b.updated_at) return a.updated_at < b.updated_at ? 1 : -1;
+  return a.parent_task_id < b.parent_task_id ? -1 : 1;
+}
+
 export function summarize(parent: ParentTask, location: Location): ParentSummary {
   const complete = parent.subtasks.length > 0 && parent.subtasks.every((s) => s.status === 'completed');
   return {
     parent_task_id: parent.parent_task_id,
     title: parent.title ?? truncate(parent.description, 100),
-    description: truncate(parent.description, 500),
+    description: truncate(parent.description, 200),
     location,
     status: complete ? 'completed' : 'active',
     created_at: parent.created_at,

@@ -21,6 +21,8 @@ export interface FileStoreOptions {
   randomHex?: (chars: number) => string;
   /** How often queries rescan the folders for changes made outside the journal (edits by hand). */
   rescanIntervalMs?: number;
+  /** Run recovery on open (default true); the CLI's read-only and selective commands turn it off. */
+  recover?: boolean;
 }
 
 const JOURNAL_ROTATE_BYTES = 1024 * 1024;
@@ -43,7 +45,7 @@ export class FileTaskStore implements TaskStore {
     await ensureLayout(options.layout);
     const store = new FileTaskStore(options);
     await store.catalog.load();
-    store.lastRecovery = await recover(store, options.layout, options.logger);
+    if (options.recover !== false) store.lastRecovery = await recover(store, options.layout, options.logger);
     return store;
   }
 
@@ -106,6 +108,26 @@ export class FileTaskStore implements TaskStore {
     });
   }
 
+  /**
+   * Stores a parent under the id it already has (an import), unless that id is taken, active or
+   * archived: then false and nothing is written. Never overwrites a file.
+   */
+  async importParent(parent: ParentTask, location: 'active' | 'archive'): Promise<boolean> {
+    const id = parent.parent_task_id;
+    return this.options.locks.withLock(id, async () => {
+      if ((await exists(this.activePath(id))) || (await exists(this.archivePath(id)))) return false;
+      const file = location === 'active' ? this.activePath(id) : this.archivePath(id);
+      try {
+        await createFileExclusive(file, serializeTaskFile(parent), { durable: true }, this.fs);
+      } catch (error) {
+        if (isCode(error, 'EEXIST')) return false;
+        throw storageError(error, `create task file ${file}`);
+      }
+      await this.afterWrite(parent, location);
+      return true;
+    });
+  }
+
   private async archiveLocked(parent: ParentTask): Promise<ParentTask> {
     const id = parent.parent_task_id;
     await this.moveDurably(this.activePath(id), this.archivePath(id));
@@ -128,7 +150,7 @@ export class FileTaskStore implements TaskStore {
   async list(options: { includeArchived: boolean }): Promise<ParentSummary[]> {
     await this.catalog.refresh();
     if (options.includeArchived) await this.catalog.ensureArchive();
-    return this.catalog.summaries(options.includeArchived);
+    return this.catalog.summariesByRecent(options.includeArchived);
   }
 
   problems(): StoreProblem[] {
@@ -143,7 +165,9 @@ export class FileTaskStore implements TaskStore {
     return relativeToRoot(this.options.layout, file);
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    this.catalog.close();
+  }
 
   activePath(id: string): string {
     return path.join(this.options.layout.activeDir, taskFileName(id));
@@ -202,8 +226,10 @@ export class FileTaskStore implements TaskStore {
   private async appendJournal(parentTaskId: string): Promise<void> {
     const journal = this.options.layout.journalFile;
     try {
-      await appendFile(journal, `${parentTaskId}\n`);
+      const line = `${parentTaskId}\n`;
+      await appendFile(journal, line);
       const info = await stat(journal);
+      this.catalog.acknowledgeOwnAppend(info, Buffer.byteLength(line));
       // Replacing the journal gives it a new inode: readers notice and rescan instead of missing entries.
       if (info.size > JOURNAL_ROTATE_BYTES) {
         const temp = `${journal}.${process.pid}.${this.randomHex(8)}.rotate`;
