@@ -34,17 +34,26 @@ export class ProjectHost {
       );
     }
     if (!this.opening) {
-      const dir = this.baseDir;
-      this.opening = openProject(dir, this.settings, this.logger).then((project) => {
-        this.logger.attach?.(project.layout.logsDir);
-        this.logger.info(`Serving tasks from ${project.layout.root}`, { recovered: project.store.lastRecovery });
-        return project;
+      const opening = this.open(this.baseDir);
+      opening.catch(() => {
+        if (this.opening === opening) this.opening = null; // let the next call try again (a folder created meanwhile, say)
       });
-      this.opening.catch(() => {
-        this.opening = null; // let the next call try again (a folder created meanwhile, say)
-      });
+      this.opening = opening;
     }
     return this.opening;
+  }
+
+  private async open(dir: string): Promise<OpenProject> {
+    let project: OpenProject;
+    try {
+      project = await openProject(dir, this.settings, this.logger);
+    } catch (error) {
+      if (error instanceof OrchestratorError) throw error;
+      throw new OrchestratorError('STORAGE_ERROR', `Cannot open the task store in ${dir}: ${(error as Error).message}. Check that the folder exists and is writable, or point MCP_TASK_ORCHESTRATOR_BASE_DIR at the project.`, { base_dir: dir });
+    }
+    this.logger.attach?.(project.layout.logsDir);
+    this.logger.info(`Serving tasks from ${project.layout.root}`, { recovered: project.store.lastRecovery });
+    return project;
   }
 
   /** Moves to another project folder; a no-op when it is the same or the environment fixes the folder. */

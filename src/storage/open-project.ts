@@ -21,7 +21,7 @@ export interface OpenProject {
 const INSTANCE = randomBytes(6).toString('hex');
 
 /** Opens (creating if needed) the .task_orchestrator/ of a project folder and wires the use cases to it. */
-export async function openProject(baseDir: string, settings: Settings, logger: Logger): Promise<OpenProject> {
+export async function openProject(baseDir: string, settings: Settings, logger: Logger, options: { recover?: boolean } = {}): Promise<OpenProject> {
   const layout = layoutFor(baseDir, settings.configDir ?? undefined);
   const host = os.hostname();
   const locks = new LockManager(
@@ -33,9 +33,14 @@ export async function openProject(baseDir: string, settings: Settings, logger: L
       onTakeover: (name, owner, reason) => logger.warn(`Took over the lock of ${name}: ${reason}`, { lock: name, previous_owner: owner }),
     }),
   );
-  const store = await FileTaskStore.open({ layout, logger, locks });
-  const roleFiles = await prepareRoleFiles(layout);
-  if (roleFiles.migrated.length) logger.info('Migrated Python-era configuration into roles/', { files: roleFiles.migrated });
+  const store = await FileTaskStore.open({ layout, logger, locks, recover: options.recover });
+  try {
+    const roleFiles = await prepareRoleFiles(layout);
+    if (roleFiles.migrated.length) logger.info('Migrated Python-era configuration into roles/', { files: roleFiles.migrated });
+  } catch (error) {
+    // A read-only MCP_TASK_ORCHESTRATOR_CONFIG_DIR, say: the roles are still read from what is there.
+    logger.warn(`Could not write the default role files in ${layout.rolesDir}: ${(error as Error).message}`);
+  }
   const roles = await loadRoleCatalog(layout);
   for (const problem of roles.errors) logger.warn(`Role files: ${problem}`);
   const owner: ActiveOwner = { pid: process.pid, host, instance: INSTANCE };

@@ -275,6 +275,23 @@ describe('roles and folders', () => {
     }
   });
 
+  test('a project folder that cannot hold .task_orchestrator gives STORAGE_ERROR with a fix, and the server keeps serving', async () => {
+    const project = await tempProject();
+    const notAFolder = path.join(project.dir, 'a-file');
+    await writeFile(notAFolder, 'not a folder');
+    const mcp = await connectInProcess(notAFolder);
+    try {
+      const reply = await mcp.call('orchestrator_get_status');
+      assert.equal(reply.data.error.code, 'STORAGE_ERROR');
+      assert.match(reply.text, /MCP_TASK_ORCHESTRATOR_BASE_DIR/);
+      const moved = await mcp.call('orchestrator_initialize_session', { working_directory: project.dir });
+      assert.equal(moved.isError, false, moved.text);
+    } finally {
+      await mcp.close();
+      await project.remove();
+    }
+  });
+
   test('MCP_TASK_ORCHESTRATOR_BASE_DIR fixes the folder: working_directory cannot move it', async () => {
     const fixed = await tempProject();
     const other = await tempProject();
