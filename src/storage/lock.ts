@@ -113,10 +113,7 @@ export class LockManager {
       const observed = await this.observe(file);
       if (!observed) continue; // released between our create and our look: try again at once
       const staleness = this.staleness(observed);
-      if (staleness) {
-        await this.breakStale(name, observed, staleness);
-        continue;
-      }
+      if (staleness && (await this.breakStale(name, observed, staleness))) continue;
       if (Date.now() >= deadline) throw lockTimeout(name, file, observed.owner, this.options.timeoutMs);
       await sleep(Math.min(2 ** Math.min(attempt, 5), 25) * (0.5 + Math.random()));
     }
@@ -143,7 +140,8 @@ export class LockManager {
     return null;
   }
 
-  private async breakStale(name: string, observed: ObservedLock, reason: string): Promise<void> {
+  /** Removes a stale lock; false when another process is taking it over right now (then wait and look again). */
+  private async breakStale(name: string, observed: ObservedLock, reason: string): Promise<boolean> {
     const file = this.lockPath(name);
     const marker = `${file}.breaking`;
     const me: LockOwner = { pid: this.options.pid, host: this.options.host, token: randomBytes(8).toString('hex'), acquired_at: new Date().toISOString() };
@@ -152,7 +150,7 @@ export class LockManager {
     } catch (error) {
       if (!isCode(error, 'EEXIST')) throw error;
       await this.clearDeadMarker(marker);
-      return; // someone else is taking it over; the caller retries
+      return false;
     }
     try {
       const current = await this.observe(file);
@@ -160,6 +158,7 @@ export class LockManager {
         await this.fs.unlink(file);
         this.options.onTakeover?.(name, observed.owner, reason);
       }
+      return true;
     } finally {
       await this.fs.unlink(marker).catch(() => undefined);
     }
