@@ -38,6 +38,7 @@ export function startSubtask(parent: ParentTask, taskId: string, options: StartO
       status: 'active',
       started_at: options.now,
       active_owner: options.owner,
+      blocked_reason: null,
       ...(s.status === 'completed' ? { revision_notes: [...(s.revision_notes ?? []), s.results ?? ''], results: null, completed_at: null } : {}),
     })),
   );
@@ -57,8 +58,8 @@ export function completeSubtask(parent: ParentTask, taskId: string, completion: 
   const subtask = findSubtask(parent, taskId);
   if (!subtask) return subtaskNotFound(parent, taskId);
   const finishing = completion.nextAction === 'continue' || completion.nextAction === 'complete';
-  // A retried call (the reply was lost) must not fail or write twice: same results, nothing to do.
-  if (finishing && subtask.status === 'completed' && subtask.results === completion.results) return ok(parent);
+  // A retried call (the reply was lost) must not fail or write twice: same outcome, nothing to do.
+  if (isRepeat(subtask, completion)) return ok(parent);
   if (finishing && subtask.status === 'completed') {
     return fail('INVALID_TRANSITION', `Subtask ${taskId} ("${truncate(subtask.title, 60)}") is already completed (at ${subtask.completed_at ?? 'an unknown time'}). To replace its results, send next_action "needs_revision" and then execute and complete it again.`, { task_id: taskId, status: subtask.status });
   }
@@ -78,10 +79,25 @@ function applyCompletion(subtask: Subtask, c: Completion): Subtask {
     case 'continue':
     case 'complete':
       return { ...common, status: 'completed', results: c.results, completed_at: c.now, blocked_reason: null };
-    case 'needs_revision':
-      return { ...common, status: 'pending', results: null, completed_at: null, revision_notes: [...(subtask.revision_notes ?? []), c.results] };
+    case 'needs_revision': {
+      // Work already completed is kept as a note too: sending it back must not lose it.
+      const previous = subtask.status === 'completed' && subtask.results ? [subtask.results] : [];
+      return { ...common, status: 'pending', results: null, completed_at: null, blocked_reason: null, revision_notes: [...(subtask.revision_notes ?? []), ...previous, c.results] };
+    }
     case 'blocked':
       return { ...common, status: 'blocked', results: c.results, completed_at: null, blocked_reason: c.results };
+  }
+}
+
+function isRepeat(subtask: Subtask, c: Completion): boolean {
+  switch (c.nextAction) {
+    case 'continue':
+    case 'complete':
+      return subtask.status === 'completed' && subtask.results === c.results;
+    case 'needs_revision':
+      return subtask.status === 'pending' && subtask.revision_notes?.at(-1) === c.results;
+    case 'blocked':
+      return subtask.status === 'blocked' && subtask.blocked_reason === c.results;
   }
 }
 

@@ -48,7 +48,7 @@ export function validatePlan(request: PlanRequest, knownRoles: ReadonlySet<strin
   const problems: Problem[] = [];
   const items = raw.value.map((entry, index) => readItem(entry, index, knownRoles, problems));
   checkHandles(items, problems);
-  if (problems.length === 0) checkDependencies(items, problems);
+  checkDependencies(items, problems);
   if (problems.length > 0) return reportProblems(problems);
 
   const idByHandle = new Map(items.map((item, index) => [item.handle, subtaskIdFor(parentTaskId, index + 1)]));
@@ -137,6 +137,7 @@ function checkHandles(items: PlanItem[], problems: Problem[]): void {
 }
 
 function checkDependencies(items: PlanItem[], problems: Problem[]): void {
+  const before = problems.length;
   const handles = new Set(items.map((item) => item.handle));
   items.forEach((item, index) => {
     for (const dep of item.dependencies) {
@@ -145,7 +146,8 @@ function checkDependencies(items: PlanItem[], problems: Problem[]): void {
       }
     }
   });
-  if (problems.length > 0) return;
+  // A cycle through a missing or doubled handle would only confuse: report those first.
+  if (problems.length > before || problems.some((p) => p.code === 'DUPLICATE_TASK_ID')) return;
   const cycle = findCycle(new Map(items.map((item) => [item.handle, item.dependencies])));
   if (cycle) problems.push({ code: 'DEPENDENCY_CYCLE', text: `The dependencies form a cycle: ${cycle.join(' -> ')}. Remove one of these dependencies so that the work can start somewhere.` });
 }
