@@ -1,11 +1,11 @@
-import { closeSync, fstatSync, openSync, readdirSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger, ParentSummary, StoreProblem } from '../app/ports.js';
 import type { ParentTask } from '../domain/model.js';
 import { isValidTaskId, truncate } from '../domain/ids.js';
 import { parseTaskFile } from '../domain/task-file.js';
-import { isCode } from './durable-fs.js';
+import { isCode, tempPathFor } from './durable-fs.js';
 import { relativeToRoot, type Layout } from './layout.js';
 
 type Location = ParentSummary['location'];
@@ -23,6 +23,12 @@ interface Entry {
  * when nothing changed, and re-reads only the parents named since. A journal that was replaced
  * (rotation) or a periodic timer triggers a rescan that compares stat keys, which also catches edits
  * made by hand. Archived parents are indexed on first need only, to keep start-up fast.
+ *
+ * Start-up with thousands of tasks would mean reading every file before the first answer, so the
+ * index of active parents is also cached in tasks/index-cache.json with the journal position it
+ * reflects. A start restores it, replays the journal from there, then checks every file's stat key
+ * (a stat costs a few microseconds; a read and parse, a hundred) and reads only files that changed.
+ * The cache is only a cache: unreadable or from another format, it is ignored and the folder scanned.
  */
 export class Catalog {
   private readonly entries: Record<Location, Map<string, Entry>> = { active: new Map(), archive: new Map() };
@@ -35,6 +41,7 @@ export class Catalog {
   /** Bumped on every change of the index; keys the cached ordering below. */
   private generation = 0;
   private byRecent: { generation: number; includeArchived: boolean; list: ParentSummary[] } | null = null;
+  private savedGeneration = -1;
 
   constructor(
     private readonly layout: Layout,
@@ -43,15 +50,68 @@ export class Catalog {
   ) {}
 
   async load(): Promise<void> {
-    this.journal = await this.journalEnd();
-    await this.scan('active');
-    this.rescanTimer = setInterval(() => void this.rescan().catch((error: Error) => this.logger.warn(`Rescan failed: ${error.message}`)), this.rescanIntervalMs);
+    if (this.restoreCache()) {
+      await this.refresh();
+      await this.scan('active');
+    } else {
+      this.journal = await this.journalEnd();
+      await this.scan('active');
+    }
+    this.saveCache();
+    this.rescanTimer = setInterval(() => void this.verify(), this.rescanIntervalMs);
     this.rescanTimer.unref();
   }
 
   close(): void {
     if (this.rescanTimer) clearInterval(this.rescanTimer);
     this.rescanTimer = null;
+    this.saveCache();
+  }
+
+  /** The periodic check: rescan the folders, then refresh the cache if anything changed. */
+  private async verify(): Promise<void> {
+    try {
+      await this.rescan();
+      this.saveCache();
+    } catch (error) {
+      this.logger.warn(`Rescan of the task folders failed: ${(error as Error).message}`);
+    }
+  }
+
+  private restoreCache(): boolean {
+    let cache: IndexCache;
+    try {
+      cache = JSON.parse(readFileSync(this.layout.indexCacheFile, 'utf8')) as IndexCache;
+    } catch {
+      return false; // none yet, or torn by a crash: scan instead
+    }
+    if (cache.format !== INDEX_CACHE_FORMAT || !Array.isArray(cache.active) || !Array.isArray(cache.problems)) return false;
+    for (const [statKey, summary] of cache.active) {
+      if (typeof statKey === 'string' && typeof summary?.parent_task_id === 'string' && Array.isArray(summary.subtasks)) this.put('active', { summary, statKey });
+    }
+    for (const problem of cache.problems) this.problemsByFile.set(path.join(this.layout.root, problem.file), problem);
+    this.journal = cache.journal;
+    this.savedGeneration = this.generation; // what is in memory is what the cache holds
+    return true;
+  }
+
+  /** Writes the cache (temp file and rename: a crash leaves the old cache or the new one, both usable). */
+  private saveCache(): void {
+    if (this.savedGeneration === this.generation) return;
+    const cache: IndexCache = {
+      format: INDEX_CACHE_FORMAT,
+      journal: this.journal,
+      active: [...this.entries.active.values()].map((e) => [e.statKey, e.summary]),
+      problems: [...this.problemsByFile.values()].filter((p) => path.dirname(path.join(this.layout.root, p.file)) === this.layout.activeDir),
+    };
+    const temp = tempPathFor(this.layout.indexCacheFile);
+    try {
+      writeFileSync(temp, JSON.stringify(cache));
+      renameSync(temp, this.layout.indexCacheFile);
+      this.savedGeneration = this.generation;
+    } catch (error) {
+      this.logger.debug(`Could not write the index cache: ${(error as Error).message}`);
+    }
   }
 
   /** Brings the index up to date with what any process wrote since the last look. */
@@ -158,7 +218,9 @@ export class Catalog {
   private readInto(location: Location, name: string): void {
     const file = path.join(this.dirOf(location), name);
     const id = name.slice(0, -5);
-    const read = readIfChanged(file, (key) => this.entries[location].get(id)?.statKey === key || this.problemsByFile.get(file)?.statKey === key);
+    const known = (key: string) => this.entries[location].get(id)?.statKey === key || this.problemsByFile.get(file)?.statKey === key;
+    if (known(quickStatKey(file))) return; // one stat instead of open, fstat, read and close
+    const read = readIfChanged(file, known);
     if (read === 'gone') {
       this.remove(id, location);
       this.problemsByFile.delete(file);
@@ -249,6 +311,19 @@ export function problemWith(id: string, parsed: ReturnType<typeof parseTaskFile>
 }
 
 const SCAN_BATCH = 256;
+const INDEX_CACHE_FORMAT = 1;
+
+interface IndexCache {
+  format: number;
+  journal: { ino: number; offset: number };
+  active: [statKey: string, summary: ParentSummary][];
+  problems: (StoreProblem & { statKey: string })[];
+}
+
+function quickStatKey(file: string): string {
+  const info = statSync(file, { throwIfNoEntry: false });
+  return info ? `${info.ino}:${info.size}:${info.mtimeMs}` : 'gone';
+}
 
 /** Reads a file unless its stat key (inode, size, mtime) says it is the version already indexed; one open, fstat, read. */
 function readIfChanged(file: string, known: (statKey: string) => boolean): { text: string; statKey: string } | 'unchanged' | 'gone' {

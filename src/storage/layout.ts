@@ -13,6 +13,8 @@ export interface Layout {
   locksDir: string;
   logsDir: string;
   journalFile: string;
+  /** A cache of the index, so a start with thousands of tasks need not read every file first. */
+  indexCacheFile: string;
 }
 
 export const STORE_FOLDER = '.task_orchestrator';
@@ -32,6 +34,7 @@ export function layoutFor(baseDir: string, configDir?: string): Layout {
     locksDir: path.join(root, 'locks'),
     logsDir: path.join(root, 'logs'),
     journalFile: path.join(root, 'tasks', 'journal.log'),
+    indexCacheFile: path.join(root, 'tasks', 'index-cache.json'),
   };
 }
 

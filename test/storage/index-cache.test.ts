@@ -1,0 +1,92 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, unlink, writeFile, utimes } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { validatePlan } from '../../src/domain/plan.js';
+import { unwrap } from '../../src/domain/errors.js';
+import { FileTaskStore } from '../../src/storage/file-task-store.js';
+import { layoutFor } from '../../src/storage/layout.js';
+import { defaultLockOptions, LockManager } from '../../src/storage/lock.js';
+import { silentLogger } from '../../src/storage/logger.js';
+
+const ROLES = new Set(['tester']);
+
+async function openStore(dir: string): Promise<FileTaskStore> {
+  const layout = layoutFor(dir);
+  return FileTaskStore.open({ layout, logger: silentLogger, locks: new LockManager(layout.locksDir, defaultLockOptions()) });
+}
+
+async function plan(store: FileTaskStore, title: string) {
+  return store.create((id) => unwrap(validatePlan({ description: title, subtasks: [{ title, specialist_type: 'tester' }] }, ROLES, id, new Date().toISOString())).parent);
+}
+
+test('a start from the index cache sees files changed, removed and added by hand while no server ran', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'orchestrator-cache-'));
+  try {
+    const first = await openStore(dir);
+    const [kept, corrupted, removed] = [await plan(first, 'kept'), await plan(first, 'corrupted'), await plan(first, 'removed')];
+    await first.close();
+    assert.ok((await readFile(layoutFor(dir).indexCacheFile, 'utf8')).includes(kept.parent_task_id), 'closing writes the cache');
+
+    const layout = layoutFor(dir);
+    const corruptFile = path.join(layout.activeDir, `${corrupted.parent_task_id}.json`);
+    await writeFile(corruptFile, '{"parent_task_id": "broken');
+    await utimes(corruptFile, new Date(), new Date(Date.now() + 5_000)); // a different mtime even on coarse clocks
+    await unlink(path.join(layout.activeDir, `${removed.parent_task_id}.json`));
+    const addedId = 'task_00000000aa';
+    const added = { ...kept, parent_task_id: addedId, subtasks: kept.subtasks.map((s) => ({ ...s, task_id: `${addedId}.1` })) };
+    await writeFile(path.join(layout.activeDir, `${addedId}.json`), JSON.stringify(added));
+
+    const second = await openStore(dir);
+    try {
+      const ids = (await second.list({ includeArchived: false })).map((s) => s.parent_task_id).sort();
+      assert.deepEqual(ids, [kept.parent_task_id, addedId].sort());
+      assert.deepEqual(second.problems().map((p) => p.parent_task_id), [corrupted.parent_task_id]);
+    } finally {
+      await second.close();
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a torn or foreign index cache is ignored and the folder scanned', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'orchestrator-cache-'));
+  try {
+    const first = await openStore(dir);
+    const parent = await plan(first, 'only');
+    await first.close();
+    for (const junk of ['{"format": 1, "active": [', '{"format": 99, "active": [], "problems": []}', '']) {
+      await writeFile(layoutFor(dir).indexCacheFile, junk);
+      const store = await openStore(dir);
+      try {
+        assert.deepEqual((await store.list({ includeArchived: false })).map((s) => s.parent_task_id), [parent.parent_task_id], `cache ${JSON.stringify(junk)}`);
+      } finally {
+        await store.close();
+      }
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('writes by another process reach this index through the journal, without a rescan', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'orchestrator-cache-'));
+  try {
+    const reader = await openStore(dir);
+    const writer = await openStore(dir);
+    try {
+      const parent = await plan(writer, 'shared');
+      assert.deepEqual((await reader.list({ includeArchived: false })).map((s) => s.parent_task_id), [parent.parent_task_id]);
+      await writer.update(parent.parent_task_id, (p) => ({ ...p, subtasks: p.subtasks.map((s) => ({ ...s, status: 'blocked' as const })) }));
+      const [summary] = await reader.list({ includeArchived: false });
+      assert.equal(summary!.subtasks[0]!.status, 'blocked');
+    } finally {
+      await reader.close();
+      await writer.close();
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
