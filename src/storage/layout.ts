@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { mkdir } from 'node:fs/promises';
+import { nodeFs } from './durable-fs.js';
 
 /** Where everything lives under <base>/.task_orchestrator/ (the same layout as the Python orchestrator v1.3). */
 export interface Layout {
@@ -38,9 +39,17 @@ export function layoutFor(baseDir: string, configDir?: string): Layout {
   };
 }
 
+/** Creates the folders that are missing; the entries of new folders are synced so they survive power loss. */
 export async function ensureLayout(layout: Layout): Promise<void> {
   for (const dir of [layout.rolesDir, layout.templatesDir, layout.activeDir, layout.archiveDir, layout.workDir, layout.locksDir, layout.logsDir]) {
-    await mkdir(dir, { recursive: true });
+    const firstCreated = await mkdir(dir, { recursive: true });
+    if (!firstCreated) continue;
+    // Every folder holding a new entry: from the parent of the first one created down to dir's parent.
+    const stop = path.dirname(firstCreated);
+    for (let parent = path.dirname(dir); ; parent = path.dirname(parent)) {
+      await nodeFs.syncDir(parent);
+      if (parent === stop || parent === path.dirname(parent)) break;
+    }
   }
 }
 
