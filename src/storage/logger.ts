@@ -20,10 +20,15 @@ export class FileLogger implements Logger {
 
   private readonly stderr: boolean;
 
-  /** Starts (or moves) the log file; until then lines go to stderr only. */
+  private attachedTo: string | null = null;
+
+  /** Starts (or moves) the log file; until then lines go to stderr only. Attaching to the same folder again changes nothing. */
   attach(logsDir: string): void {
+    if (this.file && this.attachedTo === path.resolve(logsDir)) return;
     this.file?.end();
+    this.file = null;
     mkdirSync(logsDir, { recursive: true });
+    this.attachedTo = path.resolve(logsDir);
     this.file = createWriteStream(path.join(logsDir, 'orchestrator.log'), { flags: 'a' });
     this.file.on('error', () => {
       this.file = null; // a full disk must not take the server down with it

@@ -21,8 +21,14 @@ export interface OpenProject {
 const INSTANCE = randomBytes(6).toString('hex');
 
 /** Opens (creating if needed) the .task_orchestrator/ of a project folder and wires the use cases to it. */
-export async function openProject(baseDir: string, settings: Settings, logger: Logger, options: { recover?: boolean } = {}): Promise<OpenProject> {
+export async function openProject(baseDir: string, settings: Settings, logger: Logger & { attach?(logsDir: string): void }, options: { recover?: boolean } = {}): Promise<OpenProject> {
   const layout = layoutFor(baseDir, settings.configDir ?? undefined);
+  // The log file first: what opening finds (corrupt files, lock takeovers, recovery) must reach logs/orchestrator.log.
+  try {
+    logger.attach?.(layout.logsDir);
+  } catch {
+    // an unwritable folder: opening the store below reports it
+  }
   const host = os.hostname();
   const locks = new LockManager(
     layout.locksDir,

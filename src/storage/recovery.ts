@@ -14,7 +14,7 @@ export interface RecoveryReport {
 }
 
 /** Temp files older than this are removed even if a process with their pid exists (pids are reused). */
-const TEMP_FILE_MAX_AGE_MS = 60 * 60 * 1000;
+export const TEMP_FILE_MAX_AGE_MS = 60 * 60 * 1000;
 
 /**
  * Finishes what a crashed process left half done. Idempotent, and safe while other processes run:
@@ -38,9 +38,11 @@ export async function recover(store: FileTaskStore, layout: Layout, logger: Logg
 export async function sweepTempFiles(layout: Layout): Promise<string[]> {
   const removed: string[] = [];
   const workFolders = (await readdir(layout.workDir).catch(() => [] as string[])).map((name) => path.join(layout.workDir, name));
-  for (const dir of [layout.activeDir, layout.archiveDir, layout.locksDir, layout.rolesDir, ...workFolders]) {
+  // tasks/ itself holds the index cache's temp files and the journal's rotation files.
+  const tasksDir = path.dirname(layout.activeDir);
+  for (const dir of [layout.activeDir, layout.archiveDir, layout.locksDir, layout.rolesDir, layout.templatesDir, tasksDir, ...workFolders]) {
     for (const name of await readdir(dir).catch(() => [] as string[])) {
-      const pid = tempFileOwnerPid(name);
+      const pid = tempFileOwnerPid(name) ?? (dir === tasksDir ? journalRotationOwnerPid(name) : null);
       if (pid === null) continue;
       const file = path.join(dir, name);
       const age = Date.now() - ((await stat(file).catch(() => null))?.mtimeMs ?? Date.now());
@@ -53,4 +55,10 @@ export async function sweepTempFiles(layout: Layout): Promise<string[]> {
     }
   }
   return removed;
+}
+
+/** The pid in the name of a journal rotation file ("journal.log.<pid>.<hex>.rotate"), or null. */
+export function journalRotationOwnerPid(name: string): number | null {
+  const match = /^journal\.log\.(\d+)\.[0-9a-f]+\.rotate$/.exec(name);
+  return match ? Number(match[1]) : null;
 }
