@@ -67,9 +67,27 @@ export async function writeFileDurable(target: string, data: string | Uint8Array
     await writeTemp(fs, temp, data, true);
     await renameWithRetry(fs, temp, target);
     renamed = true;
-    await fs.syncDir(path.dirname(target));
+    await syncAfterCommit(fs, path.dirname(target));
   } finally {
     if (!renamed) await removeQuietly(fs, temp);
+  }
+}
+
+/**
+ * An error raised after the new file took the old one's place: the change is visible, but it could
+ * not be flushed, so it may not survive power loss. Callers must not claim that nothing changed.
+ */
+export class UnflushedChangeError extends Error {
+  constructor(override readonly cause: unknown) {
+    super((cause as Error)?.message ?? String(cause));
+  }
+}
+
+async function syncAfterCommit(fs: DurableFs, dir: string): Promise<void> {
+  try {
+    await fs.syncDir(dir);
+  } catch (error) {
+    throw new UnflushedChangeError(error);
   }
 }
 
@@ -86,14 +104,14 @@ export async function createFileExclusive(target: string, data: string | Uint8Ar
   } finally {
     await removeQuietly(fs, temp);
   }
-  if (options.durable) await fs.syncDir(path.dirname(target));
+  if (options.durable) await syncAfterCommit(fs, path.dirname(target));
 }
 
 /** Moves a file to another folder of the same file system durably (both folders are synced). */
 export async function moveFileDurable(from: string, to: string, fs: DurableFs = nodeFs): Promise<void> {
   await renameWithRetry(fs, from, to);
-  await fs.syncDir(path.dirname(to));
-  if (path.dirname(from) !== path.dirname(to)) await fs.syncDir(path.dirname(from));
+  await syncAfterCommit(fs, path.dirname(to));
+  if (path.dirname(from) !== path.dirname(to)) await syncAfterCommit(fs, path.dirname(from));
 }
 
 /** Windows refuses a rename while another process has the file open (EPERM/EBUSY/EACCES): retry briefly. */

@@ -8,7 +8,7 @@ import { isParentComplete } from '../domain/lifecycle.js';
 import type { ParentTask } from '../domain/model.js';
 import { parseTaskFile, serializeTaskFile } from '../domain/task-file.js';
 import { Catalog, problemWith } from './catalog.js';
-import { createFileExclusive, isCode, moveFileDurable, nodeFs, writeFileDurable, type DurableFs } from './durable-fs.js';
+import { createFileExclusive, isCode, moveFileDurable, nodeFs, UnflushedChangeError, writeFileDurable, type DurableFs } from './durable-fs.js';
 import { ensureLayout, relativeToRoot, taskFileName, type Layout } from './layout.js';
 import { LockManager } from './lock.js';
 import { recover, type RecoveryReport } from './recovery.js';
@@ -255,7 +255,12 @@ async function exists(file: string): Promise<boolean> {
 
 function storageError(error: unknown, what: string): OrchestratorError {
   if (error instanceof OrchestratorError) return error;
-  const code = (error as NodeJS.ErrnoException).code ?? 'unknown';
+  const unflushed = error instanceof UnflushedChangeError;
+  const cause = unflushed ? error.cause : error;
+  const code = (cause as NodeJS.ErrnoException).code ?? 'unknown';
   const hint = code === 'ENOSPC' ? 'The disk is full; free some space and try again.' : code === 'EACCES' || code === 'EPERM' ? 'Check the permissions of the .task_orchestrator folder.' : 'Check the disk and the .task_orchestrator folder, then try again.';
-  return new OrchestratorError('STORAGE_ERROR', `Could not ${what} (${code}: ${(error as Error).message}). Nothing was changed. ${hint}`, { errno: code });
+  const outcome = unflushed
+    ? 'The new version is in place but could not be flushed to disk, so it might not survive a power failure: check with orchestrator_get_status before retrying.'
+    : 'Nothing was changed.';
+  return new OrchestratorError('STORAGE_ERROR', `Could not ${what} (${code}: ${(cause as Error).message}). ${outcome} ${hint}`, { errno: code, unflushed });
 }
