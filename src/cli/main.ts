@@ -1,31 +1,108 @@
 #!/usr/bin/env node
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { VERSION } from '../version.js';
-import { migrate } from './commands/migrate.js';
-import { serve } from './commands/serve.js';
+import { BASE_DIR_HELP, EXIT, exitQuietlyOnClosedPipe, runCommand } from './run.js';
 
-/** The command line: wiring only. Each command lives in its own file under commands/. */
+/**
+ * The command line: wiring only. Each command lives in its own file under commands/, loaded when it
+ * runs (so that `status` does not pay for loading the MCP server); exit codes are in docs/cli.md.
+ */
 const program = new Command()
   .name('task-orchestrator')
   .description('MCP server that orchestrates complex work across specialist roles, stored durably in .task_orchestrator/')
   .version(VERSION)
-  .showHelpAfterError();
+  .showHelpAfterError()
+  // A wrong command line exits with 2 (help and --version with 0), apart from the commands' own 1.
+  .exitOverride((error) => process.exit(error.exitCode === 0 ? EXIT.OK : EXIT.USAGE))
+  .addHelpText('after', '\nExit codes: 0 done (doctor: healthy), 1 problems found or an operation failed, 2 wrong usage. See docs/cli.md.');
+
+const examples = (...lines: string[]) => `\nExamples:\n${lines.map((l) => `  $ task-orchestrator ${l}`).join('\n')}`;
 
 program
   .command('serve')
   .description('Run the MCP server on stdio (what MCP clients start)')
-  .option('--base-dir <dir>', 'project folder holding .task_orchestrator/ (default: MCP_TASK_ORCHESTRATOR_BASE_DIR, else the current folder)')
-  .addHelpText('after', '\nExample:\n  task-orchestrator serve --base-dir ~/code/my-project')
-  .action(async (options: { baseDir?: string }) => serve(options));
+  .option('--base-dir <dir>', BASE_DIR_HELP)
+  .addHelpText('after', examples('serve --base-dir ~/code/my-project'))
+  .action(async (options: { baseDir?: string }) => (await import('./commands/serve.js')).serve(options));
+
+program
+  .command('status')
+  .description('Show every unfinished task with its progress, interrupted and blocked subtasks')
+  .option('--all', 'include completed and archived tasks')
+  .option('--json', 'print the same data as JSON, for scripts')
+  .option('--base-dir <dir>', BASE_DIR_HELP)
+  .addHelpText('after', examples('status', 'status --all', 'status --json | jq ".parents[].progress"'))
+  .action((options) => runCommand(async () => (await import('./commands/status.js')).status(options)));
+
+program
+  .command('show')
+  .description('Show one task or subtask in full: description, context, each subtask with role, dependencies, status, results, artifacts, timestamps')
+  .argument('<id>', 'a parent task id (task_...) or a subtask id (task_....3)')
+  .option('--json', 'print it as JSON')
+  .option('--base-dir <dir>', BASE_DIR_HELP)
+  .addHelpText('after', examples('show task_3f9a2c1b7e', 'show task_3f9a2c1b7e.2 --json'))
+  .action((id: string, options) => runCommand(async () => (await import('./commands/show.js')).show(id, options)));
+
+program
+  .command('doctor')
+  .description('Check .task_orchestrator/: layout, corrupted task files, role files, stale locks, leftover temp files, completed tasks not archived')
+  .option('--fix', 'repair what is safe: set corrupted files aside with a report, clear dead locks, finish archives, remove stale temp files (never deletes task data)')
+  .option('--json', 'print the findings as JSON')
+  .option('--base-dir <dir>', BASE_DIR_HELP)
+  .addHelpText('after', `${examples('doctor', 'doctor --fix')}\n\nExit code 0 when healthy, 1 while problems remain. Safe while servers run: it uses their locks.`)
+  .action((options) => runCommand(async () => (await import('./commands/doctor.js')).doctor(options)));
 
 program
   .command('migrate')
-  .description('Copy a Python-era config/specialists.yaml and config/templates/ into .task_orchestrator/roles/')
-  .option('--base-dir <dir>', 'project folder (default: MCP_TASK_ORCHESTRATOR_BASE_DIR, else the current folder)')
+  .description('Copy a Python-era config/specialists.yaml and config/templates/ into .task_orchestrator/roles/, or, with --from-python, import the tasks of a Python MCP Task Orchestrator')
+  .option('--base-dir <dir>', BASE_DIR_HELP)
   .option('--force', 'overwrite role files that already exist')
-  .addHelpText('after', '\nExamples:\n  task-orchestrator migrate\n  task-orchestrator migrate --force --base-dir ~/code/my-project')
-  .action(async (options: { baseDir?: string; force?: boolean }) => {
-    process.exitCode = await migrate(options);
+  .option('--from-python <dir>', 'import the task files (tasks/active, tasks/archive) and task_orchestrator.db of the Python orchestrator that ran in <dir>; running it again changes nothing')
+  .option('--json', 'with --from-python: print the import report as JSON')
+  .addHelpText('after', examples('migrate', 'migrate --force --base-dir ~/code/my-project', 'migrate --from-python ~/code/my-project', 'migrate --from-python ~/.local/share/mcp-task-orchestrator --base-dir ~/code/my-project'))
+  .action((options: { baseDir?: string; force?: boolean; fromPython?: string; json?: boolean }) => {
+    const fromPython = options.fromPython;
+    if (fromPython === undefined) return runCommand(async () => (await import('./commands/migrate.js')).migrate(options));
+    return runCommand(async () => (await import('./commands/import-python.js')).importPython({ ...options, fromPython }));
   });
 
+program
+  .command('archive')
+  .description('Move completed tasks from tasks/active/ to tasks/archive/ now')
+  .option('--older-than <duration>', 'only tasks completed at least this long ago: 30m, 12h, 7d, 2w, 1d12h')
+  .option('--json', 'print what was archived as JSON')
+  .option('--base-dir <dir>', BASE_DIR_HELP)
+  .addHelpText('after', examples('archive', 'archive --older-than 7d'))
+  .action((options) => runCommand(async () => (await import('./commands/archive.js')).archive(options)));
+
+program
+  .command('roles')
+  .description('List every specialist role, where it comes from, and the problems in the role files')
+  .option('--json', 'print them as JSON')
+  .option('--base-dir <dir>', BASE_DIR_HELP)
+  .addHelpText('after', `${examples('roles', 'roles --json')}\n\nExit code 1 when a role file has problems.`)
+  .action((options) => runCommand(async () => (await import('./commands/roles.js')).roles(options)));
+
+program
+  .command('setup')
+  .description('Add this server to an MCP client\'s configuration, keeping every other server')
+  .argument('<client>', 'claude-code, claude-desktop, cursor, vscode, windsurf or cline')
+  .option('--print', 'show the change without writing anything')
+  .option('--scope <scope>', 'project (the project\'s own file; default for claude-code, cursor, vscode) or user (the user-wide file)')
+  .option('--name <name>', 'the server\'s name in the configuration', 'task-orchestrator')
+  .option('--npx', 'start the server with "npx -y task-orchestrator serve" instead of this installation\'s path')
+  .option('--base-dir <dir>', 'the project: where project-scoped files go; with --scope user, fixes the project the server works on')
+  .addOption(new Option('--platform <platform>', 'write the file for another platform').choices(['linux', 'darwin', 'win32']).hideHelp())
+  .addHelpText(
+    'after',
+    `${examples('setup claude-code', 'setup claude-desktop --print', 'setup vscode --scope user', 'setup cursor --base-dir ~/code/my-project', 'setup windsurf --base-dir ~/code/my-project --scope user')}
+
+Files: claude-code .mcp.json (user: ~/.claude.json), claude-desktop claude_desktop_config.json,
+cursor .cursor/mcp.json (user: ~/.cursor/mcp.json), vscode .vscode/mcp.json (user: the profile's mcp.json),
+windsurf ~/.codeium/windsurf/mcp_config.json, cline cline_mcp_settings.json. A file that is not valid
+JSON is reported and never overwritten.`,
+  )
+  .action((client: string, options) => runCommand(async () => (await import('./commands/setup.js')).setup(client, options)));
+
+exitQuietlyOnClosedPipe();
 await program.parseAsync(process.argv);

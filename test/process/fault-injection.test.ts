@@ -93,7 +93,7 @@ function faultyFs(): DurableFs & { arm(step: Step, nth?: number): void; disarm()
 }
 
 /** EIO itself, or after the commit point an UnflushedChangeError whose cause is EIO. */
-const isEio = (error: unknown) => (error instanceof UnflushedChangeError ? error.cause : (error as NodeJS.ErrnoException)).code === 'EIO';
+const isEio = (error: unknown) => ((error instanceof UnflushedChangeError ? error.cause : error) as NodeJS.ErrnoException).code === 'EIO';
 
 describe('writeFileDurable with each step failing', () => {
   for (const step of ['open', 'write', 'fsync', 'close', 'rename', 'syncDir'] as const) {

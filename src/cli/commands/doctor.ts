@@ -1,0 +1,60 @@
+import os from 'node:os';
+import type { Settings } from '../../config.js';
+import { diagnose, type Finding } from '../../storage/doctor.js';
+import { repair, type FixOutcome } from '../../storage/doctor-fix.js';
+import type { Layout } from '../../storage/layout.js';
+import { defaultLockOptions, isPidAlive, LockManager } from '../../storage/lock.js';
+import { indent, mark, paint, plural, styleFor, type Style } from '../format.js';
+import { EXIT, layoutOf, print, printJson, withProject, type BaseOptions } from '../run.js';
+
+export interface DoctorOptions extends BaseOptions {
+  fix?: boolean;
+  json?: boolean;
+}
+
+/** `task-orchestrator doctor`: checks .task_orchestrator/, and with --fix repairs what is safe. Exit 1 while problems remain. */
+export async function doctor(options: DoctorOptions): Promise<number> {
+  const { settings, layout } = layoutOf(options);
+  const locks = lockManager(settings, layout);
+  const before = await diagnose(layout, { locks, isPidAlive });
+  const needsFix = options.fix === true && before.some((f) => f.fixable);
+  const fixed = needsFix ? await withProject(settings, layout, { recover: false }, ({ store }) => repair({ store, layout, locks }, before)) : [];
+  const findings = needsFix ? await diagnose(layout, { locks, isPidAlive }) : before;
+  if (options.json) printJson({ root: layout.root, healthy: !hasProblems(findings), fixed, findings });
+  else printReport(layout, findings, fixed, options.fix === true, styleFor(process.stdout));
+  return hasProblems(findings) ? EXIT.PROBLEMS : EXIT.OK;
+}
+
+/** Judges and clears locks with the servers' own rules; a short timeout so a lock taken again is left alone. */
+function lockManager(settings: Settings, layout: Layout): LockManager {
+  return new LockManager(layout.locksDir, defaultLockOptions({ timeoutMs: 1_000, staleMs: settings.lockStaleMs, host: os.hostname() }));
+}
+
+function hasProblems(findings: Finding[]): boolean {
+  return findings.some((f) => f.severity === 'problem');
+}
+
+function printReport(layout: Layout, findings: Finding[], fixed: FixOutcome[], fixAsked: boolean, style: Style): void {
+  print(`Checking ${layout.root}`);
+  for (const outcome of fixed) print(`${mark(style, outcome.done ? 'fixed' : 'note')} ${outcome.subject}: ${outcome.action}`);
+  if (fixed.length) print();
+  for (const f of findings) printFinding(f, fixAsked, style);
+  print(summary(findings, fixed, fixAsked));
+}
+
+function printFinding(f: Finding, fixAsked: boolean, style: Style): void {
+  print(`${mark(style, f.severity === 'problem' ? 'problem' : 'note')} ${paint(style, 'bold', f.subject)}: ${f.message}`);
+  print(indent(`${paint(style, 'gray', 'What it means:')} ${f.meaning}`));
+  const remedy = fixAsked && f.fixable ? `${f.remedy} (It could not be fixed this time; see above.)` : f.remedy;
+  print(indent(`${paint(style, 'gray', f.fixable ? 'Fix:' : 'What to do:')} ${remedy}`));
+}
+
+function summary(findings: Finding[], fixed: FixOutcome[], fixAsked: boolean): string {
+  const problems = findings.filter((f) => f.severity === 'problem');
+  const fixable = problems.filter((f) => f.fixable).length;
+  const notes = findings.length - problems.length;
+  const repaired = fixed.filter((o) => o.done).length;
+  const parts = [fixAsked ? `${plural(repaired, 'repair')} made` : null, problems.length ? `${plural(problems.length, 'problem')}${fixAsked ? (problems.length === 1 ? ' remains' : ' remain') : ''}` : 'no problems', notes ? plural(notes, 'note') : null].filter(Boolean);
+  const hint = !fixAsked && fixable ? ` Run "task-orchestrator doctor --fix" to repair ${fixable === problems.length ? 'them' : `${fixable} of them`}.` : '';
+  return `\n${problems.length ? 'Not healthy' : 'Healthy'}: ${parts.join(', ')}.${hint}`;
+}

@@ -1,0 +1,128 @@
+import { mkdir, readFile, stat, unlink } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parseTaskFile } from '../domain/task-file.js';
+import { corruptedDir, subjectOf, type Finding } from './doctor.js';
+import { moveFileDurable, writeFileDurable } from './durable-fs.js';
+import type { FileTaskStore } from './file-task-store.js';
+import type { Layout } from './layout.js';
+import type { LockManager } from './lock.js';
+import { sweepTempFiles } from './recovery.js';
+
+export interface FixOutcome {
+  kind: Finding['kind'];
+  subject: string;
+  /** Whether the repair was made (false: it was not needed any more, or it failed). */
+  done: boolean;
+  /** What was done, or why not. */
+  action: string;
+}
+
+export interface RepairTools {
+  store: FileTaskStore;
+  layout: Layout;
+  /** A lock manager with a short timeout, so a lock that a live process holds again is left alone quickly. */
+  locks: LockManager;
+}
+
+/**
+ * Repairs what is safe: every step goes through the locks the servers use, re-checks the problem first,
+ * and never deletes a task's data (corrupted files are moved aside with a report). Folders and the
+ * built-in roles file were already created by opening the store.
+ */
+export async function repair(tools: RepairTools, findings: Finding[]): Promise<FixOutcome[]> {
+  const outcomes: FixOutcome[] = [];
+  const swept = findings.some((f) => f.kind === 'temp_file') ? new Set(await sweepTempFiles(tools.layout)) : new Set<string>();
+  for (const f of findings.filter((x) => x.fixable)) {
+    try {
+      outcomes.push({ kind: f.kind, subject: f.subject, ...(await repairOne(tools, f, swept)) });
+    } catch (error) {
+      outcomes.push({ kind: f.kind, subject: f.subject, done: false, action: `not fixed: ${(error as Error).message}` });
+    }
+  }
+  return outcomes;
+}
+
+async function repairOne(tools: RepairTools, f: Finding, swept: Set<string>): Promise<Omit<FixOutcome, 'kind' | 'subject'>> {
+  switch (f.kind) {
+    case 'missing_folder':
+    case 'missing_default_roles':
+      return (await stat(f.path).catch(() => null)) ? { done: true, action: 'created' } : { done: false, action: 'could not be created' };
+    case 'corrupt_task_file':
+      return setAside(tools, f);
+    case 'unarchived_parent':
+      return (await tools.store.archiveIfComplete(f.parent_task_id!)) ? { done: true, action: 'archived to tasks/archive/' } : { done: false, action: 'nothing to do any more (it changed meanwhile)' };
+    case 'dead_lock':
+    case 'stale_lock':
+      return clearLock(tools.locks, path.basename(f.path, '.lock'));
+    case 'takeover_marker':
+      return removeIf(f.path, async () => Date.now() - ((await stat(f.path).catch(() => null))?.mtimeMs ?? Date.now()) > 5_000);
+    case 'temp_file':
+      return swept.has(f.path) ? { done: true, action: 'removed' } : { done: false, action: 'gone already, or its writer is active again; left alone' };
+    default:
+      return { done: false, action: 'cannot be fixed automatically' };
+  }
+}
+
+/** Moves a corrupted task file to tasks/corrupted/, under the task's lock, with a report beside it. */
+async function setAside(tools: RepairTools, f: Finding): Promise<Omit<FixOutcome, 'kind' | 'subject'>> {
+  const id = f.parent_task_id!;
+  return tools.store.locks.withLock(id, async () => {
+    const text = await readFile(f.path, 'utf8').catch(() => null);
+    if (text === null) return { done: false, action: 'it is gone already' };
+    if (parseTaskFile(text).ok) return { done: false, action: 'it reads correctly now (fixed meanwhile); left in place' };
+    const dir = corruptedDir(tools.layout);
+    await mkdir(dir, { recursive: true });
+    const target = await freeName(dir, `${stamp()}-${path.basename(f.path)}`);
+    await moveFileDurable(f.path, target);
+    const report = `${target}.report.txt`;
+    await writeFileDurable(report, setAsideReport(tools.layout, f, target));
+    return { done: true, action: `moved to ${subjectOf(tools.layout, target)} (why: ${subjectOf(tools.layout, report)})` };
+  });
+}
+
+function setAsideReport(layout: Layout, f: Finding, target: string): string {
+  return [
+    `task-orchestrator doctor set this file aside on ${new Date().toISOString()} (host ${os.hostname()}, pid ${process.pid}).`,
+    '',
+    `Original location: ${f.path}`,
+    `Task id: ${f.parent_task_id}`,
+    `Why: ${f.message}`,
+    '',
+    `The file is unchanged beside this report: ${path.basename(target)}`,
+    'Its task is no longer listed by the server; every other task keeps working.',
+    '',
+    `To restore it: repair the JSON (or restore it from a backup), check that ${subjectOf(layout, f.path)} does`,
+    'not exist again, and move the file back there. "task-orchestrator doctor" checks the result.',
+    '',
+  ].join('\n');
+}
+
+/** Clears a stale or dead lock the way a server takes it over: by acquiring it (only possible if still stale) and releasing it. */
+async function clearLock(locks: LockManager, name: string): Promise<Omit<FixOutcome, 'kind' | 'subject'>> {
+  try {
+    await locks.withLock(name, async () => undefined);
+    return { done: true, action: 'cleared' };
+  } catch (error) {
+    return { done: false, action: `left alone: ${(error as Error).message}` };
+  }
+}
+
+async function removeIf(file: string, stillLeftover: () => Promise<boolean>): Promise<Omit<FixOutcome, 'kind' | 'subject'>> {
+  if (!(await stillLeftover())) return { done: false, action: 'its writer is active again; left alone' };
+  await unlink(file).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'ENOENT') throw error;
+  });
+  return { done: true, action: 'removed' };
+}
+
+async function freeName(dir: string, name: string): Promise<string> {
+  for (let n = 1; ; n++) {
+    const candidate = path.join(dir, n === 1 ? name : `${name}.${n}`);
+    if (!(await stat(candidate).catch(() => null))) return candidate;
+  }
+}
+
+function stamp(): string {
+  return new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+}

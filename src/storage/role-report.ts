@@ -1,0 +1,58 @@
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import { roleSummary, type RoleSource } from '../domain/roles.js';
+import type { Layout } from './layout.js';
+import { CUSTOM_ROLES_FILE, DEFAULT_ROLES_FILE, GENERIC_TEMPLATE_FILE, loadRoleCatalog } from './role-files.js';
+
+export interface RoleListing {
+  name: string;
+  /** The last layer that defined or changed the role. */
+  source: RoleSource;
+  /** The file of that layer; null for the built-in roles. */
+  file: string | null;
+  summary: string;
+  /** The prompt template used for it: roles/templates/<role>.md, specialist_prompt.md, or the built-in one (null). */
+  template: string | null;
+}
+
+export interface RoleReport {
+  roles_dir: string;
+  /** Whether MCP_TASK_ORCHESTRATOR_CONFIG_DIR moved the role files out of .task_orchestrator/roles/. */
+  from_config_dir: boolean;
+  files: { name: string; path: string; exists: boolean }[];
+  roles: RoleListing[];
+  errors: string[];
+}
+
+/** Every role the server would offer, where each comes from, and the problems in the role files. */
+export async function describeRoles(layout: Layout): Promise<RoleReport> {
+  const catalog = await loadRoleCatalog(layout);
+  const files = [];
+  for (const name of [DEFAULT_ROLES_FILE, CUSTOM_ROLES_FILE]) {
+    const file = path.join(layout.rolesDir, name);
+    files.push({ name, path: file, exists: await isFile(file) });
+  }
+  const roles: RoleListing[] = [];
+  for (const role of [...catalog.roles.values()].sort((a, b) => a.name.localeCompare(b.name))) {
+    roles.push({
+      name: role.name,
+      source: role.source,
+      file: role.source === 'built-in' ? null : path.join(layout.rolesDir, role.source),
+      summary: roleSummary(role),
+      template: await templateOf(layout, role.name),
+    });
+  }
+  return { roles_dir: layout.rolesDir, from_config_dir: layout.rolesDir !== path.join(layout.root, 'roles'), files, roles, errors: [...catalog.errors] };
+}
+
+async function templateOf(layout: Layout, role: string): Promise<string | null> {
+  for (const name of [`${role}.md`, GENERIC_TEMPLATE_FILE]) {
+    const file = path.join(layout.templatesDir, name);
+    if (await isFile(file)) return file;
+  }
+  return null;
+}
+
+async function isFile(file: string): Promise<boolean> {
+  return (await stat(file).catch(() => null))?.isFile() === true;
+}
