@@ -5,10 +5,9 @@ import path from 'node:path';
 import { isParentComplete } from '../domain/lifecycle.js';
 import { parseTaskFile } from '../domain/task-file.js';
 import { problemWith } from './catalog.js';
-import { tempFileOwnerPid } from './durable-fs.js';
 import type { Layout } from './layout.js';
 import type { LockManager } from './lock.js';
-import { journalRotationOwnerPid, TEMP_FILE_MAX_AGE_MS } from './recovery.js';
+import { findTempFiles, TEMP_FILE_MAX_AGE_MS } from './recovery.js';
 import { DEFAULT_ROLES_FILE, loadRoleCatalog } from './role-files.js';
 
 export type FindingKind =
@@ -200,23 +199,9 @@ async function takeoverMarker(layout: Layout, file: string, locks: LockManager):
   return finding(layout, file, { kind: 'takeover_marker', severity: 'problem', message: 'a lock takeover marker left by a process that stopped mid-takeover', meaning: 'Servers remove it when they next need this lock; it only slows that first takeover.', remedy: '"doctor --fix" removes it.', fixable: true });
 }
 
-/** Temp files of atomic writes and journal rotations: leftovers when their writer is gone or they are over an hour old. */
+/** Temp files of durable writes: leftovers when their writer is gone or they are over an hour old. */
 async function checkTempFiles(layout: Layout, isPidAlive: (pid: number) => boolean): Promise<Finding[]> {
-  const found: Finding[] = [];
-  const tasksDir = path.dirname(layout.activeDir);
-  const workFolders = (await readdir(layout.workDir).catch(() => [] as string[])).map((n) => path.join(layout.workDir, n));
-  // The folders recovery sweeps (sweepTempFiles): tasks/ itself holds the index cache's temp files and journal rotations.
-  for (const dir of [layout.activeDir, layout.archiveDir, layout.locksDir, layout.rolesDir, layout.templatesDir, tasksDir, ...workFolders]) {
-    for (const name of await readdir(dir).catch(() => [] as string[])) {
-      const pid = tempFileOwnerPid(name) ?? (dir === tasksDir ? journalRotationOwnerPid(name) : null);
-      if (pid === null) continue;
-      const file = path.join(dir, name);
-      const info = await stat(file).catch(() => null);
-      if (!info) continue;
-      found.push(tempFinding(layout, file, pid, isPidAlive(pid) && pid !== process.pid, Date.now() - info.mtimeMs));
-    }
-  }
-  return found;
+  return (await findTempFiles(layout)).map((t) => tempFinding(layout, t.file, t.pid, isPidAlive(t.pid) && t.pid !== process.pid, t.ageMs));
 }
 
 function tempFinding(layout: Layout, file: string, pid: number, writerAlive: boolean, ageMs: number): Finding {

@@ -8,7 +8,7 @@ import { isParentComplete } from '../domain/lifecycle.js';
 import type { ParentTask } from '../domain/model.js';
 import { parseTaskFile, serializeTaskFile } from '../domain/task-file.js';
 import { Catalog, problemWith } from './catalog.js';
-import { createFileExclusive, isCode, moveFileDurable, nodeFs, UnflushedChangeError, writeFileDurable, type DurableFs } from './durable-fs.js';
+import { createFileExclusive, isCode, moveFileDurable, nodeFs, tempPathFor, UnflushedChangeError, writeFileDurable, type DurableFs } from './durable-fs.js';
 import { ensureLayout, relativeToRoot, taskFileName, type Layout } from './layout.js';
 import { LockManager } from './lock.js';
 import { recover, type RecoveryReport } from './recovery.js';
@@ -235,7 +235,7 @@ export class FileTaskStore implements TaskStore {
       this.catalog.acknowledgeOwnAppend(info, Buffer.byteLength(line));
       // Replacing the journal gives it a new inode: readers notice and rescan instead of missing entries.
       if (info.size > JOURNAL_ROTATE_BYTES) {
-        const temp = `${journal}.${process.pid}.${this.randomHex(8)}.rotate`;
+        const temp = tempPathFor(journal);
         await writeFile(temp, '');
         await rename(temp, journal);
       }

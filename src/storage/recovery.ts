@@ -35,30 +35,43 @@ export async function recover(store: FileTaskStore, layout: Layout, logger: Logg
   return { removedTempFiles, archived };
 }
 
-export async function sweepTempFiles(layout: Layout): Promise<string[]> {
-  const removed: string[] = [];
+export interface TempFile {
+  file: string;
+  /** The pid of the process that was writing it. */
+  pid: number;
+  ageMs: number;
+}
+
+/** Temp files of durable writes (named by tempPathFor) in every folder that gets them. */
+export async function findTempFiles(layout: Layout): Promise<TempFile[]> {
+  const found: TempFile[] = [];
   const workFolders = (await readdir(layout.workDir).catch(() => [] as string[])).map((name) => path.join(layout.workDir, name));
-  // tasks/ itself holds the index cache's temp files and the journal's rotation files.
+  // tasks/ itself holds the temp files of the index cache and of journal rotations.
   const tasksDir = path.dirname(layout.activeDir);
   for (const dir of [layout.activeDir, layout.archiveDir, layout.locksDir, layout.rolesDir, layout.templatesDir, tasksDir, ...workFolders]) {
     for (const name of await readdir(dir).catch(() => [] as string[])) {
-      const pid = tempFileOwnerPid(name) ?? (dir === tasksDir ? journalRotationOwnerPid(name) : null);
+      const pid = tempFileOwnerPid(name);
       if (pid === null) continue;
       const file = path.join(dir, name);
-      const age = Date.now() - ((await stat(file).catch(() => null))?.mtimeMs ?? Date.now());
-      if (pid !== process.pid && (!isPidAlive(pid) || age > TEMP_FILE_MAX_AGE_MS)) {
-        await unlink(file).then(
-          () => removed.push(file),
-          () => undefined,
-        );
-      }
+      const info = await stat(file).catch(() => null);
+      if (info) found.push({ file, pid, ageMs: Date.now() - info.mtimeMs });
     }
   }
-  return removed;
+  return found;
 }
 
-/** The pid in the name of a journal rotation file ("journal.log.<pid>.<hex>.rotate"), or null. */
-export function journalRotationOwnerPid(name: string): number | null {
-  const match = /^journal\.log\.(\d+)\.[0-9a-f]+\.rotate$/.exec(name);
-  return match ? Number(match[1]) : null;
+/** A temp file is left over when its writer is gone, or it is older than any write takes (pids are reused). */
+export function isLeftover(temp: TempFile): boolean {
+  return temp.pid !== process.pid && (!isPidAlive(temp.pid) || temp.ageMs > TEMP_FILE_MAX_AGE_MS);
+}
+
+export async function sweepTempFiles(layout: Layout): Promise<string[]> {
+  const removed: string[] = [];
+  for (const temp of (await findTempFiles(layout)).filter(isLeftover)) {
+    await unlink(temp.file).then(
+      () => removed.push(temp.file),
+      () => undefined,
+    );
+  }
+  return removed;
 }

@@ -20,7 +20,6 @@ import { tempFileOwnerPid } from '../../src/storage/durable-fs.js';
 import { layoutFor, type Layout } from '../../src/storage/layout.js';
 import { silentLogger } from '../../src/storage/logger.js';
 import { openProject } from '../../src/storage/open-project.js';
-import { journalRotationOwnerPid } from '../../src/storage/recovery.js';
 import { bundleWorker, deadPid, killAll, names, type Worker, seededRandom, sleep, startWorker, tempDir, tempFilesUnder } from './helpers.js';
 
 const TRIALS = Math.max(1, Number(process.env.CRASH_TRIALS ?? 30));
@@ -52,7 +51,7 @@ interface Totals {
 }
 
 /** The writer's pid of a temp file (durable write, index cache) or journal rotation file; null for other names. */
-const ownerOfTemp = (name: string): number | null => tempFileOwnerPid(name) ?? journalRotationOwnerPid(name);
+const ownerOfTemp = (name: string): number | null => tempFileOwnerPid(name);
 
 /** Every task file of a folder, parsed; fails on a torn or unusable file. Temp files are returned apart. */
 async function readFolder(dir: string, context: string): Promise<{ parents: Map<string, ParentTask>; temps: string[] }> {
@@ -272,7 +271,7 @@ test('recovery removes a dead writer\'s temp files, archives a completed parent 
     await mkdir(path.join(layout.workDir, id), { recursive: true });
     await writeFile(path.join(layout.workDir, id, `.${id}.1.md.${dead}.ba9876543210.tmp`), 'half');
     await writeFile(path.join(path.dirname(layout.activeDir), `.index-cache.json.${dead}.00ff00ff00ff.tmp`), '{"format"');
-    await writeFile(path.join(path.dirname(layout.activeDir), `journal.log.${dead}.0a1b2c3d.rotate`), '');
+    await writeFile(path.join(path.dirname(layout.activeDir), `.journal.log.${dead}.0a1b2c3d4e5f.tmp`), '');
     // and the lock it held on the other parent.
     const lockFile = path.join(layout.locksDir, `${unfinished.parent_task_id}.lock`);
     await writeFile(lockFile, JSON.stringify({ pid: dead, host: os.hostname(), token: 'deadbeef', acquired_at: new Date().toISOString() }));
@@ -284,7 +283,7 @@ test('recovery removes a dead writer\'s temp files, archives a completed parent 
     assert.deepEqual(second.store.lastRecovery?.archived, [id]);
     assert.equal(second.store.lastRecovery?.removedTempFiles.length, 4, `removed: ${second.store.lastRecovery?.removedTempFiles.join(', ')}`);
     assert.deepEqual(await tempFilesUnder(layout.root), [liveTemp]);
-    assert.ok(!(await names(path.dirname(layout.activeDir))).some((n) => n.endsWith('.rotate')), 'the journal rotation file must be removed');
+    assert.ok(!(await names(path.dirname(layout.activeDir))).some((n) => n.startsWith('.journal.log.')), 'the journal rotation temp file must be removed');
     assert.deepEqual(await names(layout.activeDir), [`.${unfinished.parent_task_id}.json.${process.ppid}.00000000000a.tmp`, `${unfinished.parent_task_id}.json`]);
     assert.deepEqual(await names(layout.archiveDir), [`${id}.json`]);
     const archived = parseTaskFile(await readFile(path.join(layout.archiveDir, `${id}.json`), 'utf8'));
