@@ -109,7 +109,3 @@ function decodeCursor(cursor: string): number {
 }
 
 
-/** Most recently updated first (TaskStore.list already returns this order; for lists built otherwise). */
-export function sortByRecent(summaries: readonly ParentSummary[]): ParentSummary[] {
-  return [...summaries].sort((a, b) => (a.updated_at !== b.updated_at ? (a.updated_at < b.updated_at ? 1 : -1) : a.parent_task_id.localeCompare(b.parent_task_id)));
-}

@@ -1,7 +1,6 @@
 import { statusCounts } from '../domain/lifecycle.js';
 import type { Progress, StatusCounts } from '../domain/model.js';
 import type { AppContext } from './context.js';
-import { sortByRecent } from './get-status.js';
 import type { ParentSummary, StoreProblem } from './ports.js';
 
 export interface SubtaskMention {
@@ -12,14 +11,7 @@ export interface SubtaskMention {
   reason?: string | null;
 }
 
-export interface ParentStatusView {
-  parent_task_id: string;
-  title: string;
-  description: string;
-  location: 'active' | 'archive';
-  status: 'active' | 'completed';
-  created_at: string;
-  updated_at: string;
+export interface ParentStatusView extends Omit<ParentSummary, 'subtasks'> {
   progress: Progress;
   status_counts: StatusCounts;
   /** Active subtasks whose session is gone: to be resumed. */
@@ -39,7 +31,7 @@ export interface StatusReport {
 /** The overview a person asks for: every unfinished parent (and, when asked, the archived ones), most recent first. */
 export async function statusReport(ctx: AppContext, options: { includeArchived: boolean }): Promise<StatusReport> {
   const summaries = await ctx.store.list({ includeArchived: options.includeArchived });
-  const shown = sortByRecent(options.includeArchived ? summaries : summaries.filter((s) => s.status !== 'completed'));
+  const shown = options.includeArchived ? summaries : summaries.filter((s) => s.status !== 'completed'); // list() is most recent first
   const parents: ParentStatusView[] = [];
   for (const summary of shown) parents.push(await parentView(ctx, summary));
   const allSubtasks = shown.flatMap((s) => s.subtasks);
