@@ -1,0 +1,100 @@
+/** What the bench measures and how much of it: the full run (npm run bench) and the smoke run (CI). */
+
+export interface Scale {
+  /** Short name used in row labels, e.g. "1,000 active". */
+  name: string;
+  active: number;
+  archived: number;
+  /** Cold-start target as a multiple of the minimal server's cold start (null: shown, not judged). */
+  coldStartTarget: number | null;
+  /** Whether the get_status and memory targets apply at this scale (the issue sets them at 10,000 active). */
+  judged: boolean;
+}
+
+export interface BenchConfig {
+  smoke: boolean;
+  /** Rounds of the per-tool phase; each round calls every tool at least once (execute/complete 5 times). */
+  toolRounds: number;
+  /** Durable replacements timed per round of the per-tool phase (the write floor). */
+  durableWritesPerRound: number;
+  /** Cold starts per server and scale (interleaved: minimal, small, large, minimal, ...). */
+  coldStarts: number;
+  scales: Scale[];
+  /** get_status and complete_subtask calls per scale. */
+  scaleCalls: number;
+  /** Process counts for the contention phase. */
+  processCounts: number[];
+  /** complete_subtask calls per contention setting (over two passes), split evenly over the processes. */
+  contentionOps: number;
+  /** Subtasks of each shared parent completed in one contention run (one parent per this many ops). */
+  sharedSubtasks: number;
+  /** Where results are written (relative to bench/). */
+  resultsFile: string;
+}
+
+export const fullConfig: BenchConfig = {
+  smoke: false,
+  toolRounds: 150,
+  durableWritesPerRound: 2,
+  coldStarts: 11,
+  scales: [
+    { name: '1,000 active', active: 1_000, archived: 10_000, coldStartTarget: 2, judged: false },
+    { name: '10,000 active', active: 10_000, archived: 10_000, coldStartTarget: 3, judged: true },
+  ],
+  scaleCalls: 150,
+  processCounts: [1, 2, 4, 8],
+  contentionOps: 1440,
+  sharedSubtasks: 24,
+  resultsFile: 'results.md',
+};
+
+export const smokeConfig: BenchConfig = {
+  smoke: true,
+  toolRounds: 3,
+  durableWritesPerRound: 2,
+  coldStarts: 1,
+  scales: [
+    { name: '50 active', active: 50, archived: 50, coldStartTarget: 2, judged: false },
+    { name: '200 active', active: 200, archived: 200, coldStartTarget: 3, judged: true },
+  ],
+  scaleCalls: 5,
+  processCounts: [1, 2, 4, 8],
+  contentionOps: 32,
+  sharedSubtasks: 8,
+  resultsFile: '.work/results-smoke.md',
+};
+
+export const TOOLS = [
+  'orchestrator_plan_task',
+  'orchestrator_execute_subtask',
+  'orchestrator_complete_subtask',
+  'orchestrator_get_status',
+  'orchestrator_initialize_session',
+  'orchestrator_synthesize_results',
+] as const;
+export type ToolName = (typeof TOOLS)[number];
+
+export const MODES = ['separate', 'shared'] as const;
+export type Mode = (typeof MODES)[number];
+
+/** Every row label the table must contain for a config: the smoke test checks them all. */
+export function expectedRowLabels(config: BenchConfig): string[] {
+  const rows = [
+    'Floor: minimal server round trip',
+    'Floor: minimal server cold start',
+    'Floor: durable replace of a 4 KB file',
+    'Floor: write (round trip + durable replace)',
+    'Floor: minimal server RSS',
+    ...TOOLS.map((t) => `Tool ${t.replace('orchestrator_', '')}`),
+    'Tool complete_subtask, last subtask (archives)',
+  ];
+  for (const s of config.scales) {
+    rows.push(`Cold start @ ${s.name}`, `get_status @ ${s.name}`, `get_status reply @ ${s.name}`, `complete_subtask @ ${s.name}`, `RSS @ ${s.name}`, `RSS with archive indexed @ ${s.name}`);
+  }
+  for (const mode of MODES) for (const n of config.processCounts) rows.push(contentionLabel(mode, n));
+  return rows;
+}
+
+export function contentionLabel(mode: Mode, processes: number): string {
+  return `Contention, ${mode === 'shared' ? 'one shared parent' : 'separate parents'}, ${processes} process${processes === 1 ? '' : 'es'}`;
+}

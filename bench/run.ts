@@ -1,0 +1,72 @@
+/**
+ * npm run bench: drives the real server (dist/cli/main.js serve) over stdio with the official MCP
+ * client and prints a table of figures with PASS/MISS against the targets of issue 5, written also to
+ * bench/results.md with the machine it ran on. `--smoke` (or BENCH_SMOKE=1) runs every phase at a tiny
+ * scale with a few iterations, so CI can check that the bench still works; its figures mean nothing.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import ts from 'typescript';
+import { fullConfig, smokeConfig, type BenchConfig } from './config.js';
+import { runContention } from './contention.js';
+import { CLI, ROOT } from './mcp.js';
+import { runPerTool } from './per-tool.js';
+import { buildRows, renderMarkdown, renderTable } from './report.js';
+import { prepareScales, runColdStarts, runScaleWorkload, type ScaleResult } from './scale.js';
+
+const BENCH_DIR = path.join(ROOT, 'bench');
+
+export async function main(argv: string[] = process.argv.slice(2)): Promise<void> {
+  const smoke = argv.includes('--smoke') || ['1', 'true', 'yes'].includes((process.env.BENCH_SMOKE ?? '').toLowerCase());
+  const keep = argv.includes('--keep');
+  const config: BenchConfig = smoke ? smokeConfig : fullConfig;
+  const started = new Date();
+  const loadBefore = os.loadavg();
+  const t0 = performance.now();
+  const progress = (message: string) => process.stderr.write(`[bench ${((performance.now() - t0) / 1000).toFixed(1).padStart(5)} s] ${message}\n`);
+
+  if (!existsSync(CLI)) throw new Error(`${path.relative(ROOT, CLI)} is missing: run "npm run build" first (npm run bench does).`);
+  const workDir = path.join(BENCH_DIR, '.work', smoke ? 'smoke' : 'full');
+  await rm(workDir, { recursive: true, force: true });
+  await mkdir(workDir, { recursive: true });
+  const minimalServer = await compileMinimalServer(workDir);
+
+  progress(`${smoke ? 'smoke' : 'full'} run; floor and per-tool phase (${config.toolRounds} rounds)`);
+  const perTool = await runPerTool(config, workDir, minimalServer, progress);
+
+  const { data, meanFileBytes, seconds } = await prepareScales(config, workDir, progress);
+  progress(`task files written in ${seconds.toFixed(1)} s`);
+  const coldStarts = await runColdStarts(config, data, minimalServer, progress);
+  const scales: ScaleResult[] = [];
+  for (const [i, d] of data.entries()) scales.push({ ...(await runScaleWorkload(config, d, progress)), coldStarts: coldStarts.perScale[i]! });
+  if (!keep) for (const d of data) await rm(d.dir, { recursive: true, force: true });
+
+  const contention = await runContention(config, workDir, progress);
+
+  const rows = buildRows(config, { perTool, coldStarts, scales, contention });
+  const elapsed = (performance.now() - t0) / 1000;
+  const markdown = renderMarkdown(config, rows, { started, seconds: elapsed, workDir: path.relative(ROOT, workDir), meanFileBytes, loadBefore });
+  const out = path.join(BENCH_DIR, config.resultsFile);
+  await mkdir(path.dirname(out), { recursive: true });
+  await writeFile(out, markdown);
+  process.stdout.write(`${renderTable(rows)}\n\n`);
+  const missed = rows.filter((r) => r.result === 'MISS');
+  process.stdout.write(`${rows.filter((r) => r.result === 'PASS').length} PASS, ${missed.length} MISS. Written to ${path.relative(process.cwd(), out)} in ${elapsed.toFixed(0)} s.\n`);
+}
+
+/** Compiles bench/minimal-server.ts to plain JavaScript, so it starts like the real server (from compiled code). */
+async function compileMinimalServer(workDir: string): Promise<string> {
+  const source = await readFile(path.join(BENCH_DIR, 'minimal-server.ts'), 'utf8');
+  const output = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } });
+  // Inside bench/ so that its imports resolve from the project's node_modules.
+  const file = path.join(workDir, 'minimal-server.mjs');
+  await writeFile(file, output.outputText);
+  return file;
+}
+
+await main().catch((error: Error) => {
+  process.stderr.write(`bench failed: ${error.stack ?? error.message}\n`);
+  process.exit(1);
+});
