@@ -57,12 +57,13 @@ export async function getStatus(ctx: AppContext, request: GetStatusRequest): Pro
   let total = 0;
   let matching = 0;
   let active = 0;
+  const isOwnerAlive = remembered(ctx.isOwnerAlive);
   for (const parent of selected) {
     if (parent.location === 'active') active++;
     for (const subtask of parent.subtasks) {
       total++;
       counts[subtask.status]++;
-      const isInterrupted = subtask.status === 'active' && (!subtask.active_owner || !ctx.isOwnerAlive(subtask.active_owner));
+      const isInterrupted = subtask.status === 'active' && (!subtask.active_owner || !isOwnerAlive(subtask.active_owner));
       if (isInterrupted && interrupted.length < MAX_INTERRUPTED_LISTED) interrupted.push(toRow(parent, subtask, true));
       if (request.status && subtask.status !== request.status) continue;
       if (matching >= offset && matching < offset + limit) tasks.push(toRow(parent, subtask, isInterrupted));
@@ -77,6 +78,17 @@ export async function getStatus(ctx: AppContext, request: GetStatusRequest): Pro
     next_cursor: offset + limit < matching ? encodeCursor(offset + limit) : null,
     interrupted_subtasks: interrupted,
     storage_problems: ctx.store.problems(),
+  };
+}
+
+/** Asks about each owner once per call: a dead pid's check costs an exception, and one process owns many subtasks. */
+function remembered(isOwnerAlive: AppContext['isOwnerAlive']): AppContext['isOwnerAlive'] {
+  const known = new Map<string, boolean>();
+  return (owner) => {
+    const key = `${owner.host}:${owner.pid}:${owner.instance}`;
+    let alive = known.get(key);
+    if (alive === undefined) known.set(key, (alive = isOwnerAlive(owner)));
+    return alive;
   };
 }
 

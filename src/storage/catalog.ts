@@ -2,7 +2,7 @@ import { closeSync, fstatSync, openSync, readdirSync, readFileSync, readSync, re
 import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger, ParentSummary, StoreProblem } from '../app/ports.js';
-import type { ParentTask } from '../domain/model.js';
+import type { ActiveOwner, ParentTask, SubtaskStatus } from '../domain/model.js';
 import { isValidTaskId, truncate } from '../domain/ids.js';
 import { parseTaskFile } from '../domain/task-file.js';
 import { isCode, tempPathFor } from './durable-fs.js';
@@ -26,21 +26,31 @@ interface Entry {
  *
  * Start-up with thousands of tasks would mean reading every file before the first answer, so the
  * index of active parents is also cached in tasks/index-cache.json with the journal position it
- * reflects. A start restores it, replays the journal from there, then checks every file's stat key
- * (a stat costs a few microseconds; a read and parse, a hundred) and reads only files that changed.
+ * reflects. A start restores it, replays the journal from there and picks up files added or removed
+ * by name; then it checks every file's stat key, which catches files edited in place while no server
+ * ran, and reads only those. A server does that check in the background, so its first answer need not
+ * wait for it (it opens the project while the client is still shaking hands, so it is done by then).
  * The cache is only a cache: unreadable or from another format, it is ignored and the folder scanned.
  */
 export class Catalog {
   private readonly entries: Record<Location, Map<string, Entry>> = { active: new Map(), archive: new Map() };
   private archiveLoaded = false;
-  private readonly subtaskParents = new Map<string, Set<string>>();
+  /**
+   * Parents of subtask ids that do not name their parent (Python-era ids such as "architect_1a2b3c").
+   * Ids this server gives, "<parent>.<n>", name it, and are not indexed: that saves most of the memory.
+   */
+  private readonly foreignSubtaskParents = new Map<string, Set<string>>();
   private readonly problemsByFile = new Map<string, StoreProblem & { statKey: string }>();
   private journal = { ino: -1, offset: 0 };
   private rescanTimer: NodeJS.Timeout | null = null;
   private rescanning: Promise<void> | null = null;
-  /** Bumped on every change of the index; keys the cached ordering below. */
+  /** Bumped on every change of the index; tells whether the cache file is behind. */
   private generation = 0;
-  private byRecent: { generation: number; includeArchived: boolean; list: ParentSummary[] } | null = null;
+  /**
+   * Every indexed summary, most recently updated first: sorted once, then kept in order as parents
+   * change (a write moves one parent to the front), so a query never sorts ten thousand parents.
+   */
+  private recent: ParentSummary[] | null = null;
   private savedGeneration = -1;
 
   constructor(
@@ -49,15 +59,18 @@ export class Catalog {
     private readonly rescanIntervalMs: number,
   ) {}
 
-  async load(): Promise<void> {
+  async load(options: { verifyInBackground?: boolean } = {}): Promise<void> {
     if (this.restoreCache()) {
       await this.refresh();
-      await this.scan('active');
+      this.reconcileNames();
+      // In the background, it starts a moment later, so that it does not compete with the first answer.
+      if (options.verifyInBackground) setTimeout(() => void this.verify(), BACKGROUND_VERIFY_DELAY_MS).unref();
+      else await this.verify();
     } else {
       this.journal = await this.journalEnd();
       await this.scan('active');
+      this.saveCache();
     }
-    this.saveCache();
     this.rescanTimer = setInterval(() => void this.verify(), this.rescanIntervalMs);
     this.rescanTimer.unref();
   }
@@ -78,6 +91,17 @@ export class Catalog {
     }
   }
 
+  /** Files created or removed outside the journal since the cache was written (by hand, say). */
+  private reconcileNames(): void {
+    const names = listTaskFiles(this.layout.activeDir);
+    const present = new Set(names.map((n) => n.slice(0, -5)));
+    for (const id of [...this.entries.active.keys()]) if (!present.has(id)) this.remove(id, 'active');
+    for (const name of names) {
+      const id = name.slice(0, -5);
+      if (!this.entries.active.has(id) && !this.problemsByFile.has(path.join(this.layout.activeDir, name))) this.readInto('active', name);
+    }
+  }
+
   private restoreCache(): boolean {
     let cache: IndexCache;
     try {
@@ -86,8 +110,9 @@ export class Catalog {
       return false; // none yet, or torn by a crash: scan instead
     }
     if (cache.format !== INDEX_CACHE_FORMAT || !Array.isArray(cache.active) || !Array.isArray(cache.problems)) return false;
-    for (const [statKey, summary] of cache.active) {
-      if (typeof statKey === 'string' && typeof summary?.parent_task_id === 'string' && Array.isArray(summary.subtasks)) this.put('active', { summary, statKey });
+    for (const row of cache.active) {
+      const entry = Array.isArray(row) ? decodeEntry(row) : null;
+      if (entry) this.put('active', entry);
     }
     for (const problem of cache.problems) this.problemsByFile.set(path.join(this.layout.root, problem.file), problem);
     this.journal = cache.journal;
@@ -101,7 +126,7 @@ export class Catalog {
     const cache: IndexCache = {
       format: INDEX_CACHE_FORMAT,
       journal: this.journal,
-      active: [...this.entries.active.values()].map((e) => [e.statKey, e.summary]),
+      active: [...this.entries.active.values()].map(encodeEntry),
       problems: [...this.problemsByFile.values()].filter((p) => path.dirname(path.join(this.layout.root, p.file)) === this.layout.activeDir),
     };
     const temp = tempPathFor(this.layout.indexCacheFile);
@@ -148,13 +173,10 @@ export class Catalog {
     return all;
   }
 
-  /** The summaries, most recently updated first; sorted once per change of the index, not per query. */
+  /** The summaries, most recently updated first. */
   summariesByRecent(includeArchived: boolean): ParentSummary[] {
-    const cached = this.byRecent;
-    if (cached && cached.generation === this.generation && cached.includeArchived === includeArchived) return cached.list;
-    const list = this.summaries(includeArchived).sort(byRecentFirst);
-    this.byRecent = { generation: this.generation, includeArchived, list };
-    return list;
+    this.recent ??= this.summaries(true).sort(byRecentFirst);
+    return includeArchived ? this.recent : this.recent.filter((s) => s.location === 'active');
   }
 
   summary(parentTaskId: string): ParentSummary | undefined {
@@ -162,7 +184,10 @@ export class Catalog {
   }
 
   parentsOf(subtaskId: string): string[] {
-    return [...(this.subtaskParents.get(subtaskId) ?? [])];
+    const parents = new Set(this.foreignSubtaskParents.get(subtaskId));
+    const named = parentNamedBy(subtaskId);
+    if (named && this.summary(named)?.subtasks.some((s) => s.task_id === subtaskId)) parents.add(named);
+    return [...parents];
   }
 
   problems(): StoreProblem[] {
@@ -247,10 +272,12 @@ export class Catalog {
     const id = entry.summary.parent_task_id;
     this.generation++;
     this.entries[location].set(id, entry);
+    if (this.recent) insertByRecent(this.recent, entry.summary);
     for (const s of entry.summary.subtasks) {
-      const parents = this.subtaskParents.get(s.task_id) ?? new Set<string>();
+      if (parentNamedBy(s.task_id) === id) continue;
+      const parents = this.foreignSubtaskParents.get(s.task_id) ?? new Set<string>();
       parents.add(id);
-      this.subtaskParents.set(s.task_id, parents);
+      this.foreignSubtaskParents.set(s.task_id, parents);
     }
   }
 
@@ -260,10 +287,12 @@ export class Catalog {
       if (!entry) continue;
       this.generation++;
       this.entries[location].delete(parentTaskId);
+      const position = this.recent?.indexOf(entry.summary) ?? -1;
+      if (position >= 0) this.recent!.splice(position, 1);
       for (const s of entry.summary.subtasks) {
-        const parents = this.subtaskParents.get(s.task_id);
+        const parents = this.foreignSubtaskParents.get(s.task_id);
         parents?.delete(parentTaskId);
-        if (parents?.size === 0) this.subtaskParents.delete(s.task_id);
+        if (parents?.size === 0) this.foreignSubtaskParents.delete(s.task_id);
       }
     }
   }
@@ -311,13 +340,40 @@ export function problemWith(id: string, parsed: ReturnType<typeof parseTaskFile>
 }
 
 const SCAN_BATCH = 256;
-const INDEX_CACHE_FORMAT = 1;
+const BACKGROUND_VERIFY_DELAY_MS = 300;
+const INDEX_CACHE_FORMAT = 2;
+
+/** Rows rather than objects: a third of the size, so a start with 10,000 tasks reads and parses it quickly. */
+type CachedSubtask = [task_id: string, title: string, status: SubtaskStatus, specialist_type: string, owner: ActiveOwner | 0];
+type CachedEntry = [statKey: string, id: string, title: string, description: string, status: ParentSummary['status'], created_at: string, updated_at: string, subtasks: CachedSubtask[]];
 
 interface IndexCache {
   format: number;
   journal: { ino: number; offset: number };
-  active: [statKey: string, summary: ParentSummary][];
+  active: CachedEntry[];
   problems: (StoreProblem & { statKey: string })[];
+}
+
+function encodeEntry({ statKey, summary: s }: Entry): CachedEntry {
+  return [statKey, s.parent_task_id, s.title, s.description, s.status, s.created_at, s.updated_at, s.subtasks.map((t) => [t.task_id, t.title, t.status, t.specialist_type, t.active_owner ?? 0])];
+}
+
+function decodeEntry(row: unknown[]): Entry | null {
+  const [statKey, id, title, description, status, created_at, updated_at, subtasks] = row as CachedEntry;
+  if (typeof statKey !== 'string' || typeof id !== 'string' || !Array.isArray(subtasks)) return null;
+  return {
+    statKey,
+    summary: {
+      parent_task_id: id,
+      title,
+      description,
+      location: 'active',
+      status,
+      created_at,
+      updated_at,
+      subtasks: subtasks.map(([task_id, subtaskTitle, subtaskStatus, specialist_type, owner]) => ({ task_id, title: subtaskTitle, status: subtaskStatus, specialist_type, active_owner: owner || null })),
+    },
+  };
 }
 
 function quickStatKey(file: string): string {
@@ -359,6 +415,24 @@ function listTaskFiles(dir: string): string[] {
   }
 }
 
+/** Inserts by binary search into a list ordered by byRecentFirst. */
+function insertByRecent(list: ParentSummary[], summary: ParentSummary): void {
+  let low = 0;
+  let high = list.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (byRecentFirst(list[middle]!, summary) <= 0) low = middle + 1;
+    else high = middle;
+  }
+  list.splice(low, 0, summary);
+}
+
+/** The parent id that a subtask id of the form "<parent>.<n>" names, or null. */
+export function parentNamedBy(subtaskId: string): string | null {
+  const dot = subtaskId.lastIndexOf('.');
+  return dot > 0 && /^\d+$/.test(subtaskId.slice(dot + 1)) ? subtaskId.slice(0, dot) : null;
+}
+
 function byRecentFirst(a: ParentSummary, b: ParentSummary): number {
   if (a.updated_at !== b.updated_at) return a.updated_at < b.updated_at ? 1 : -1;
   return a.parent_task_id < b.parent_task_id ? -1 : 1;
@@ -369,7 +443,7 @@ export function summarize(parent: ParentTask, location: Location): ParentSummary
   return {
     parent_task_id: parent.parent_task_id,
     title: parent.title ?? truncate(parent.description, 100),
-    description: truncate(parent.description, 200),
+    description: truncate(parent.description, 120),
     location,
     status: complete ? 'completed' : 'active',
     created_at: parent.created_at,

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { appendFile, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { appendFileSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger, ParentSummary, StoreProblem, TaskStore } from '../app/ports.js';
 import { OrchestratorError } from '../domain/errors.js';
@@ -7,7 +8,7 @@ import { isValidTaskId, newParentTaskId } from '../domain/ids.js';
 import { isParentComplete } from '../domain/lifecycle.js';
 import type { ParentTask } from '../domain/model.js';
 import { parseTaskFile, serializeTaskFile } from '../domain/task-file.js';
-import { Catalog, problemWith } from './catalog.js';
+import { Catalog, parentNamedBy, problemWith } from './catalog.js';
 import { createFileExclusive, isCode, moveFileDurable, nodeFs, tempPathFor, UnflushedChangeError, writeFileDurable, type DurableFs } from './durable-fs.js';
 import { ensureLayout, relativeToRoot, taskFileName, type Layout } from './layout.js';
 import { LockManager } from './lock.js';
@@ -23,6 +24,8 @@ export interface FileStoreOptions {
   rescanIntervalMs?: number;
   /** Run recovery on open (default true); the CLI's read-only and selective commands turn it off. */
   recover?: boolean;
+  /** Let open() return before every file's stat key is checked against the index cache (the server). */
+  verifyInBackground?: boolean;
 }
 
 const JOURNAL_ROTATE_BYTES = 1024 * 1024;
@@ -44,7 +47,7 @@ export class FileTaskStore implements TaskStore {
   static async open(options: FileStoreOptions): Promise<FileTaskStore> {
     await ensureLayout(options.layout);
     const store = new FileTaskStore(options);
-    await store.catalog.load();
+    await store.catalog.load({ verifyInBackground: options.verifyInBackground === true });
     if (options.recover !== false) store.lastRecovery = await recover(store, options.layout, options.logger);
     return store;
   }
@@ -137,14 +140,15 @@ export class FileTaskStore implements TaskStore {
   }
 
   async parentsOfSubtask(subtaskId: string): Promise<string[]> {
+    // An id this server gave ("<parent>.<n>") names its parent, and no other process can change that:
+    // the write path needs no look at the index, let alone a refresh of it.
+    const named = parentNamedBy(subtaskId);
+    if (named && isValidTaskId(named) && (this.catalog.summary(named) || (await exists(this.activePath(named))) || (await exists(this.archivePath(named))))) return [named];
     await this.catalog.refresh();
-    let parents = this.catalog.parentsOf(subtaskId);
+    const parents = this.catalog.parentsOf(subtaskId);
     if (parents.length > 0) return parents;
-    const prefix = /^(.+)\.\d+$/.exec(subtaskId)?.[1];
-    if (prefix && isValidTaskId(prefix) && ((await exists(this.activePath(prefix))) || (await exists(this.archivePath(prefix))))) return [prefix];
     await this.catalog.ensureArchive();
-    parents = this.catalog.parentsOf(subtaskId);
-    return parents;
+    return this.catalog.parentsOf(subtaskId);
   }
 
   async list(options: { includeArchived: boolean }): Promise<ParentSummary[]> {
@@ -186,7 +190,7 @@ export class FileTaskStore implements TaskStore {
       const file = location === 'active' ? this.activePath(parentTaskId) : this.archivePath(parentTaskId);
       let text: string;
       try {
-        text = await readFile(file, 'utf8');
+        text = readFileSync(file, 'utf8'); // small file: a synchronous read is far cheaper than four thread-pool round trips
       } catch (error) {
         if (isCode(error, 'ENOENT')) continue;
         throw storageError(error, `read ${file}`);
@@ -221,7 +225,7 @@ export class FileTaskStore implements TaskStore {
   /** Tells the index and, through the journal, every other process that this parent changed. */
   private async afterWrite(parent: ParentTask, location: 'active' | 'archive'): Promise<void> {
     const file = location === 'active' ? this.activePath(parent.parent_task_id) : this.archivePath(parent.parent_task_id);
-    const info = await stat(file).catch(() => null);
+    const info = statSync(file, { throwIfNoEntry: false });
     this.catalog.noteWritten(parent, location, info ? `${info.ino}:${info.size}:${info.mtimeMs}` : '');
     await this.appendJournal(parent.parent_task_id);
   }
@@ -230,14 +234,14 @@ export class FileTaskStore implements TaskStore {
     const journal = this.options.layout.journalFile;
     try {
       const line = `${parentTaskId}\n`;
-      await appendFile(journal, line);
-      const info = await stat(journal);
+      appendFileSync(journal, line);
+      const info = statSync(journal);
       this.catalog.acknowledgeOwnAppend(info, Buffer.byteLength(line));
       // Replacing the journal gives it a new inode: readers notice and rescan instead of missing entries.
       if (info.size > JOURNAL_ROTATE_BYTES) {
         const temp = tempPathFor(journal);
-        await writeFile(temp, '');
-        await rename(temp, journal);
+        writeFileSync(temp, '');
+        renameSync(temp, journal);
       }
     } catch (error) {
       // The journal only speeds up other processes' queries; their periodic rescan covers a lost entry.
@@ -247,10 +251,7 @@ export class FileTaskStore implements TaskStore {
 }
 
 async function exists(file: string): Promise<boolean> {
-  return stat(file).then(
-    () => true,
-    () => false,
-  );
+  return statSync(file, { throwIfNoEntry: false }) !== undefined;
 }
 
 function storageError(error: unknown, what: string): OrchestratorError {

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { readFile, stat, utimes } from 'node:fs/promises';
+import { fstatSync, linkSync, openSync, closeSync, readFileSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { OrchestratorError } from '../domain/errors.js';
-import { createFileExclusive, isCode, nodeFs, type DurableFs } from './durable-fs.js';
+import { isCode, tempPathFor } from './durable-fs.js';
 
 /** What a lock file holds: who owns it, so others can tell a live holder from a dead one. */
 export interface LockOwner {
@@ -24,7 +24,6 @@ export interface LockOptions {
   pid: number;
   isPidAlive: (pid: number) => boolean;
   onTakeover?: (name: string, owner: LockOwner | null, reason: string) => void;
-  fs?: DurableFs;
 }
 
 export const MAX_STALE_MS = 60 * 60 * 1000;
@@ -55,9 +54,11 @@ interface ObservedLock {
  * (pid, host, token), refreshed while held, and taken over when the owner is gone or its heartbeat lapsed.
  * Takeover is serialised by a "<name>.lock.breaking" marker created exclusively, so exactly one process
  * removes a given stale lock and a live holder's lock is never removed (proper-lockfile issue #121).
+ *
+ * The lock file calls are synchronous: each takes microseconds on a local disk, where an asynchronous
+ * call costs a thread-pool round trip of about 40 µs, and a tool call makes a dozen of them.
  */
 export class LockManager {
-  private readonly fs: DurableFs;
   /** In-process queue per lock name: calls in one process wait here, not on the file system. */
   private readonly queues = new Map<string, Promise<unknown>>();
 
@@ -65,7 +66,6 @@ export class LockManager {
     private readonly dir: string,
     private readonly options: LockOptions,
   ) {
-    this.fs = options.fs ?? nodeFs;
   }
 
   lockPath(name: string): string {
@@ -105,7 +105,7 @@ export class LockManager {
     const deadline = Date.now() + this.options.timeoutMs;
     for (let attempt = 0; ; attempt++) {
       try {
-        await createFileExclusive(file, JSON.stringify(owner), { durable: false }, this.fs);
+        createLockFile(file, JSON.stringify(owner));
         return owner.token;
       } catch (error) {
         if (!isCode(error, 'EEXIST')) throw error;
@@ -122,8 +122,13 @@ export class LockManager {
   /** Reads a lock file; null when it does not exist (anymore). */
   async observe(file: string): Promise<ObservedLock | null> {
     try {
-      const [text, info] = await Promise.all([readFile(file, 'utf8'), stat(file)]);
-      return { owner: parseOwner(text), ino: info.ino, mtimeMs: info.mtimeMs };
+      const fd = openSync(file, 'r');
+      try {
+        const info = fstatSync(fd);
+        return { owner: parseOwner(readFileSync(fd, 'utf8')), ino: info.ino, mtimeMs: info.mtimeMs };
+      } finally {
+        closeSync(fd);
+      }
     } catch (error) {
       if (isCode(error, 'ENOENT')) return null;
       throw error;
@@ -146,7 +151,7 @@ export class LockManager {
     const marker = `${file}.breaking`;
     const me: LockOwner = { pid: this.options.pid, host: this.options.host, token: randomBytes(8).toString('hex'), acquired_at: new Date().toISOString() };
     try {
-      await createFileExclusive(marker, JSON.stringify(me), { durable: false }, this.fs);
+      createLockFile(marker, JSON.stringify(me));
     } catch (error) {
       if (!isCode(error, 'EEXIST')) throw error;
       await this.clearDeadMarker(marker);
@@ -155,12 +160,12 @@ export class LockManager {
     try {
       const current = await this.observe(file);
       if (current && sameLock(current, observed)) {
-        await this.fs.unlink(file);
+        unlinkSync(file);
         this.options.onTakeover?.(name, observed.owner, reason);
       }
       return true;
     } finally {
-      await this.fs.unlink(marker).catch(() => undefined);
+      unlinkQuietly(marker);
     }
   }
 
@@ -172,18 +177,45 @@ export class LockManager {
     const observed = await this.observe(marker);
     if (!observed) return;
     const makerGone = observed.owner !== null && observed.owner.host === this.options.host && !this.options.isPidAlive(observed.owner.pid);
-    if (makerGone || Date.now() - observed.mtimeMs > MARKER_STALE_MS) await this.fs.unlink(marker).catch(() => undefined);
+    if (makerGone || Date.now() - observed.mtimeMs > MARKER_STALE_MS) unlinkQuietly(marker);
   }
 
   private async refresh(name: string): Promise<void> {
     const now = new Date();
-    await utimes(this.lockPath(name), now, now).catch(() => undefined);
+    try {
+      utimesSync(this.lockPath(name), now, now);
+    } catch {
+      // released meanwhile
+    }
   }
 
   private async release(name: string, token: string): Promise<void> {
     const file = this.lockPath(name);
     const current = await this.observe(file).catch(() => null);
-    if (current?.owner?.token === token) await this.fs.unlink(file).catch(() => undefined);
+    if (current?.owner?.token === token) unlinkQuietly(file);
+  }
+}
+
+/**
+ * Creates a lock file with its whole content or fails with EEXIST: written to a temp file, then
+ * hard-linked into place, so nobody ever reads a lock without its owner. Not fsynced: a lock need not
+ * survive power loss (its owner does not either).
+ */
+function createLockFile(file: string, content: string): void {
+  const temp = tempPathFor(file);
+  writeFileSync(temp, content, { flag: 'wx' });
+  try {
+    linkSync(temp, file);
+  } finally {
+    unlinkQuietly(temp);
+  }
+}
+
+function unlinkQuietly(file: string): void {
+  try {
+    unlinkSync(file);
+  } catch {
+    // already gone
   }
 }
 

@@ -21,7 +21,7 @@ export interface OpenProject {
 const INSTANCE = randomBytes(6).toString('hex');
 
 /** Opens (creating if needed) the .task_orchestrator/ of a project folder and wires the use cases to it. */
-export async function openProject(baseDir: string, settings: Settings, logger: Logger & { attach?(logsDir: string): void }, options: { recover?: boolean } = {}): Promise<OpenProject> {
+export async function openProject(baseDir: string, settings: Settings, logger: Logger & { attach?(logsDir: string): void }, options: { recover?: boolean; verifyInBackground?: boolean } = {}): Promise<OpenProject> {
   const layout = layoutFor(baseDir, settings.configDir ?? undefined);
   // The log file first: what opening finds (corrupt files, lock takeovers, recovery) must reach logs/orchestrator.log.
   try {
@@ -39,7 +39,7 @@ export async function openProject(baseDir: string, settings: Settings, logger: L
       onTakeover: (name, owner, reason) => logger.warn(`Took over the lock of ${name}: ${reason}`, { lock: name, previous_owner: owner }),
     }),
   );
-  const store = await FileTaskStore.open({ layout, logger, locks, recover: options.recover });
+  const store = await FileTaskStore.open({ layout, logger, locks, recover: options.recover, verifyInBackground: options.verifyInBackground });
   try {
     const roleFiles = await prepareRoleFiles(layout);
     if (roleFiles.migrated.length) logger.info('Migrated Python-era configuration into roles/', { files: roleFiles.migrated });
