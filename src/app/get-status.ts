@@ -57,7 +57,7 @@ export async function getStatus(ctx: AppContext, request: GetStatusRequest): Pro
   let total = 0;
   let matching = 0;
   let active = 0;
-  const isOwnerAlive = remembered(ctx.isOwnerAlive);
+  const isOwnerAlive = remembered(ctx);
   for (const parent of selected) {
     if (parent.location === 'active') active++;
     for (const subtask of parent.subtasks) {
@@ -81,11 +81,14 @@ export async function getStatus(ctx: AppContext, request: GetStatusRequest): Pro
   };
 }
 
-/** Asks about each owner once per call: a dead pid's check costs an exception, and one process owns many subtasks. */
-function remembered(isOwnerAlive: AppContext['isOwnerAlive']): AppContext['isOwnerAlive'] {
+/**
+ * Asks about each process once per call: checking a dead pid costs an exception, and a dead process
+ * may have left many subtasks active. Only for this server's own pid does the instance matter.
+ */
+function remembered({ isOwnerAlive, owner: self }: AppContext): AppContext['isOwnerAlive'] {
   const known = new Map<string, boolean>();
   return (owner) => {
-    const key = `${owner.host}:${owner.pid}:${owner.instance}`;
+    const key = owner.pid === self.pid ? `${owner.host}:${owner.pid}:${owner.instance}` : `${owner.host}:${owner.pid}`;
     let alive = known.get(key);
     if (alive === undefined) known.set(key, (alive = isOwnerAlive(owner)));
     return alive;

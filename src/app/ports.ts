@@ -5,6 +5,7 @@ import type { ResolvedRole, Role } from '../domain/roles.js';
 export interface ParentSummary {
   parent_task_id: string;
   title: string;
+  /** The start of the description; empty for archived parents, which are indexed by the thousand. */
   description: string;
   location: 'active' | 'archive';
   status: 'active' | 'completed';

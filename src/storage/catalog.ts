@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger, ParentSummary, StoreProblem } from '../app/ports.js';
@@ -43,6 +43,7 @@ export class Catalog {
   private readonly problemsByFile = new Map<string, StoreProblem & { statKey: string }>();
   private journal = { ino: -1, offset: 0 };
   private rescanTimer: NodeJS.Timeout | null = null;
+  private pendingVerify: NodeJS.Timeout | null = null;
   private rescanning: Promise<void> | null = null;
   /** Bumped on every change of the index; tells whether the cache file is behind. */
   private generation = 0;
@@ -64,7 +65,7 @@ export class Catalog {
       await this.refresh();
       this.reconcileNames();
       // In the background, it starts a moment later, so that it does not compete with the first answer.
-      if (options.verifyInBackground) setTimeout(() => void this.verify(), BACKGROUND_VERIFY_DELAY_MS).unref();
+      if (options.verifyInBackground) this.pendingVerify = setTimeout(() => void this.verify(), BACKGROUND_VERIFY_DELAY_MS).unref();
       else await this.verify();
     } else {
       this.journal = await this.journalEnd();
@@ -77,7 +78,8 @@ export class Catalog {
 
   close(): void {
     if (this.rescanTimer) clearInterval(this.rescanTimer);
-    this.rescanTimer = null;
+    if (this.pendingVerify) clearTimeout(this.pendingVerify);
+    this.rescanTimer = this.pendingVerify = null;
     this.saveCache();
   }
 
@@ -135,6 +137,7 @@ export class Catalog {
       renameSync(temp, this.layout.indexCacheFile);
       this.savedGeneration = this.generation;
     } catch (error) {
+      rmSync(temp, { force: true });
       this.logger.debug(`Could not write the index cache: ${(error as Error).message}`);
     }
   }
@@ -438,16 +441,24 @@ function byRecentFirst(a: ParentSummary, b: ParentSummary): number {
   return a.parent_task_id < b.parent_task_id ? -1 : 1;
 }
 
+/** Role names repeat across thousands of subtasks: one copy of each. */
+const roleNames = new Map<string, string>();
+function intern(role: string): string {
+  let known = roleNames.get(role);
+  if (known === undefined && roleNames.size < 1000) roleNames.set(role, (known = role));
+  return known ?? role;
+}
+
 export function summarize(parent: ParentTask, location: Location): ParentSummary {
   const complete = parent.subtasks.length > 0 && parent.subtasks.every((s) => s.status === 'completed');
   return {
     parent_task_id: parent.parent_task_id,
     title: parent.title ?? truncate(parent.description, 100),
-    description: truncate(parent.description, 120),
+    description: location === 'archive' ? '' : truncate(parent.description, 120),
     location,
     status: complete ? 'completed' : 'active',
     created_at: parent.created_at,
     updated_at: parent.updated_at ?? parent.created_at,
-    subtasks: parent.subtasks.map((s) => ({ task_id: s.task_id, title: s.title, status: s.status, specialist_type: s.specialist_type, active_owner: s.active_owner ?? null })),
+    subtasks: parent.subtasks.map((s) => ({ task_id: s.task_id, title: s.title, status: s.status, specialist_type: intern(s.specialist_type), active_owner: s.active_owner ?? null })),
   };
 }
