@@ -1,9 +1,9 @@
 import { OrchestratorError, unwrap } from '../domain/errors.js';
 import { checkTaskId } from '../domain/ids.js';
 import { statusCounts } from '../domain/lifecycle.js';
-import type { StatusCounts, SubtaskStatus } from '../domain/model.js';
+import { SUBTASK_STATUSES, type StatusCounts, type SubtaskStatus } from '../domain/model.js';
 import type { AppContext } from './context.js';
-import type { ParentSummary, StoreProblem } from './ports.js';
+import type { ParentSummary, StoreProblem, StoreStatistics } from './ports.js';
 
 export interface GetStatusRequest {
   include_completed?: boolean;
@@ -38,7 +38,8 @@ const MAX_INTERRUPTED_LISTED = 50;
 
 /**
  * get_status: counts per status over everything that matches, and one page of subtasks, most recently
- * updated parents first. Served from the store's index, so it stays fast with thousands of parents.
+ * updated parents first. Counts come from aggregates the store keeps up to date and the page is read
+ * from the front of the ordered index, so a call costs the same with ten or ten thousand parents.
  */
 export async function getStatus(ctx: AppContext, request: GetStatusRequest): Promise<GetStatusResult> {
   const parentFilter = request.parent_task_id ? unwrap(checkTaskId(request.parent_task_id, 'parent_task_id')) : null;
@@ -49,35 +50,42 @@ export async function getStatus(ctx: AppContext, request: GetStatusRequest): Pro
   if (parentFilter && selected.length === 0) {
     throw new OrchestratorError('TASK_NOT_FOUND', `No task ${parentFilter}. Call orchestrator_get_status without parent_task_id to list the tasks.`, { parent_task_id: parentFilter });
   }
-  // One pass over every subtask: counts, the requested page and the interrupted ones. Row objects are
-  // built only for what is returned, so a reply costs little even with tens of thousands of subtasks.
-  const counts = statusCounts([]);
-  const tasks: StatusRow[] = [];
-  const interrupted: StatusRow[] = [];
-  let total = 0;
-  let matching = 0;
-  let active = 0;
+  const stats = parentFilter ? tally(selected) : await ctx.store.statistics({ includeArchived });
   const isOwnerAlive = remembered(ctx);
-  for (const parent of selected) {
-    if (parent.location === 'active') active++;
-    for (const subtask of parent.subtasks) {
-      total++;
-      counts[subtask.status]++;
-      const isInterrupted = subtask.status === 'active' && (!subtask.active_owner || !isOwnerAlive(subtask.active_owner));
-      if (isInterrupted && interrupted.length < MAX_INTERRUPTED_LISTED) interrupted.push(toRow(parent, subtask, true));
-      if (request.status && subtask.status !== request.status) continue;
-      if (matching >= offset && matching < offset + limit) tasks.push(toRow(parent, subtask, isInterrupted));
-      matching++;
-    }
-  }
+  const isInterrupted = (s: ParentSummary['subtasks'][number]) => s.status === 'active' && (!s.active_owner || !isOwnerAlive(s.active_owner));
+  const total = SUBTASK_STATUSES.reduce((sum, status) => sum + stats.counts[status], 0);
+  const matching = request.status ? stats.counts[request.status] : total;
   return {
-    counts: { ...counts, total },
-    parents: { active: parentFilter ? active : summaries.length - countArchived(summaries), archived: includeArchived ? countArchived(summaries) : null },
-    tasks,
+    counts: { ...stats.counts, total },
+    parents: { active: stats.parents.active, archived: includeArchived ? stats.parents.archived : null },
+    tasks: pageOf(selected, request.status, offset, limit, isInterrupted),
     total_matching: matching,
     next_cursor: offset + limit < matching ? encodeCursor(offset + limit) : null,
-    interrupted_subtasks: interrupted,
+    interrupted_subtasks: stats.withActiveSubtasks.flatMap((p) => p.subtasks.filter(isInterrupted).map((s) => toRow(p, s, true))).slice(0, MAX_INTERRUPTED_LISTED),
     storage_problems: ctx.store.problems(),
+  };
+}
+
+/** Rows offset to offset + limit of the subtasks (with that status), walking parents from the front. */
+function pageOf(parents: readonly ParentSummary[], status: SubtaskStatus | undefined, offset: number, limit: number, isInterrupted: (s: ParentSummary['subtasks'][number]) => boolean): StatusRow[] {
+  const rows: StatusRow[] = [];
+  let seen = 0;
+  for (const parent of parents) {
+    for (const subtask of parent.subtasks) {
+      if (status && subtask.status !== status) continue;
+      if (seen++ >= offset) rows.push(toRow(parent, subtask, isInterrupted(subtask)));
+      if (rows.length === limit) return rows;
+    }
+  }
+  return rows;
+}
+
+/** The statistics of a few parents, counted directly. */
+function tally(parents: readonly ParentSummary[]): StoreStatistics {
+  return {
+    counts: statusCounts(parents.flatMap((p) => p.subtasks)),
+    parents: { active: parents.filter((p) => p.location === 'active').length, archived: parents.filter((p) => p.location === 'archive').length },
+    withActiveSubtasks: parents.filter((p) => p.subtasks.some((s) => s.status === 'active')),
   };
 }
 
@@ -99,11 +107,6 @@ function toRow(parent: ParentSummary, subtask: ParentSummary['subtasks'][number]
   return { task_id: subtask.task_id, parent_task_id: parent.parent_task_id, title: subtask.title, status: subtask.status, specialist_type: subtask.specialist_type, interrupted };
 }
 
-function countArchived(summaries: readonly ParentSummary[]): number {
-  let n = 0;
-  for (const s of summaries) if (s.location === 'archive') n++;
-  return n;
-}
 
 function page(request: GetStatusRequest): { offset: number; limit: number } {
   const limit = request.limit ?? DEFAULT_STATUS_LIMIT;

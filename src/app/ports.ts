@@ -1,4 +1,4 @@
-import type { ActiveOwner, ParentTask, SubtaskStatus } from '../domain/model.js';
+import type { ActiveOwner, ParentTask, StatusCounts, SubtaskStatus } from '../domain/model.js';
 import type { ResolvedRole, Role } from '../domain/roles.js';
 
 /** A stored parent as listings see it: enough to count, filter and page without reading its file. */
@@ -12,6 +12,15 @@ export interface ParentSummary {
   created_at: string;
   updated_at: string;
   subtasks: { task_id: string; title: string; status: SubtaskStatus; specialist_type: string; active_owner: ActiveOwner | null }[];
+}
+
+/** Aggregates the index keeps up to date, so status queries need not visit every subtask. */
+export interface StoreStatistics {
+  /** Subtasks per status over the parents considered. */
+  counts: StatusCounts;
+  parents: { active: number; archived: number };
+  /** Parents with at least one subtask marked active (maybe interrupted), most recent first. */
+  withActiveSubtasks: ParentSummary[];
 }
 
 /** A task file that could not be used: kept where it is, reported until someone fixes it. */
@@ -43,6 +52,8 @@ export interface TaskStore {
    * coherent with other processes. The array may be shared between calls: do not modify it.
    */
   list(options: { includeArchived: boolean }): Promise<ParentSummary[]>;
+  /** Counts per status and the parents with active subtasks, over the same parents as list(). */
+  statistics(options: { includeArchived: boolean }): Promise<StoreStatistics>;
   /** Files that could not be used, as of the last look. */
   problems(): StoreProblem[];
   /** Stores a long text (a subtask's detailed work) durably; returns its path relative to .task_orchestrator/. */

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { appendFileSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import type { Logger, ParentSummary, StoreProblem, TaskStore } from '../app/ports.js';
+import type { Logger, ParentSummary, StoreProblem, StoreStatistics, TaskStore } from '../app/ports.js';
 import { OrchestratorError } from '../domain/errors.js';
 import { isValidTaskId, newParentTaskId } from '../domain/ids.js';
 import { isParentComplete } from '../domain/lifecycle.js';
@@ -155,6 +155,12 @@ export class FileTaskStore implements TaskStore {
     await this.catalog.refresh();
     if (options.includeArchived) await this.catalog.ensureArchive();
     return this.catalog.summariesByRecent(options.includeArchived);
+  }
+
+  async statistics(options: { includeArchived: boolean }): Promise<StoreStatistics> {
+    await this.catalog.refresh();
+    if (options.includeArchived) await this.catalog.ensureArchive();
+    return this.catalog.statistics(options.includeArchived);
   }
 
   problems(): StoreProblem[] {

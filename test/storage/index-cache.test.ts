@@ -90,3 +90,34 @@ test('writes by another process reach this index through the journal, without a 
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('the aggregate counts stay equal to a recount through creates, updates, archives and other processes\' writes', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'orchestrator-cache-'));
+  const statuses = ['pending', 'active', 'completed', 'blocked', 'failed'] as const;
+  try {
+    const [mine, other] = [await openStore(dir), await openStore(dir)];
+    try {
+      const ids = [];
+      for (let i = 0; i < 12; i++) ids.push((await plan(i % 2 ? other : mine, `p${i}`)).parent_task_id);
+      for (let step = 0; step < 60; step++) {
+        const writer = step % 3 ? mine : other;
+        const id = ids[(step * 7) % ids.length]!;
+        const status = statuses[(step * 5) % statuses.length]!;
+        await writer.update(id, (p) => ({ ...p, updated_at: new Date(Date.UTC(2026, 0, 1, 0, step)).toISOString(), subtasks: p.subtasks.map((s) => ({ ...s, status })) }));
+        for (const includeArchived of [false, true]) {
+          const listed = await mine.list({ includeArchived });
+          const stats = await mine.statistics({ includeArchived });
+          const recount = Object.fromEntries(statuses.map((s) => [s, listed.flatMap((p) => p.subtasks).filter((t) => t.status === s).length]));
+          assert.deepEqual({ ...stats.counts }, recount, `step ${step}, archive ${includeArchived}`);
+          assert.deepEqual(stats.withActiveSubtasks.map((p) => p.parent_task_id).sort(), listed.filter((p) => p.subtasks.some((t) => t.status === 'active')).map((p) => p.parent_task_id).sort());
+          assert.deepEqual(listed.map((p) => p.updated_at), [...listed.map((p) => p.updated_at)].sort().reverse(), 'most recent first');
+        }
+      }
+    } finally {
+      await mine.close();
+      await other.close();
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
