@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { ParentTask, Subtask } from '../src/domain/model.js';
 import { parseTaskFile, serializeTaskFile } from '../src/domain/task-file.js';
+import { seededRandom } from '../test/process/workers/random.js';
 
 /**
  * Pids that no process can have (above the kernel's pid_max): an "active" subtask owned by one shows as
@@ -48,17 +49,8 @@ const WORDS = [
   .join(' ')
   .split(' ');
 
-/** A small deterministic PRNG (mulberry32), so every run benchmarks the same files. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small deterministic PRNG (the tests' own), so every run benchmarks the same files. */
+export const rng = seededRandom;
 
 function pick<T>(random: () => number, items: readonly T[]): T {
   return items[Math.floor(random() * items.length)]!;
