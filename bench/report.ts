@@ -33,7 +33,7 @@ const TARGETED_TOOLS: ReadonlySet<ToolName> = new Set(['orchestrator_execute_sub
 const judge = (ok: boolean): Verdict => (ok ? 'PASS' : 'MISS');
 const lat = (values: number[]) => `p50 ${ms(p50(values))} · p95 ${ms(p95(values))}`;
 
-export function buildRows(config: BenchConfig, m: Measurements): Row[] {
+export function buildRows(m: Measurements): Row[] {
   const rows: Row[] = [];
   const rt = p50(m.perTool.floorRoundTrip);
   const durable = p50(m.perTool.durable);

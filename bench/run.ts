@@ -45,7 +45,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
 
   const contention = await runContention(config, workDir, progress);
 
-  const rows = buildRows(config, { perTool, coldStarts, scales, contention });
+  const rows = buildRows({ perTool, coldStarts, scales, contention });
   const elapsed = (performance.now() - t0) / 1000;
   const markdown = renderMarkdown(config, rows, { started, seconds: elapsed, workDir: path.relative(ROOT, workDir), meanFileBytes, loadBefore });
   const out = path.join(BENCH_DIR, config.resultsFile);

@@ -56,7 +56,10 @@ async function repairOne(tools: RepairTools, f: Finding, swept: Set<string>): Pr
     case 'stale_lock':
       return clearLock(tools.locks, path.basename(f.path, '.lock'));
     case 'takeover_marker':
-      return removeIf(f.path, async () => Date.now() - ((await stat(f.path).catch(() => null))?.mtimeMs ?? Date.now()) > 5_000);
+      return removeIf(f.path, async () => {
+        const observed = await tools.locks.observe(f.path).catch(() => null);
+        return observed !== null && tools.locks.isMarkerDead(observed);
+      });
     case 'temp_file':
       return swept.has(f.path) ? { done: true, action: 'removed' } : { done: false, action: 'gone already, or its writer is active again; left alone' };
     default:

@@ -1,6 +1,5 @@
 import { constants } from 'node:fs';
 import { access, readdir, readFile, stat } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { isParentComplete } from '../domain/lifecycle.js';
 import { parseTaskFile } from '../domain/task-file.js';
@@ -56,7 +55,6 @@ export interface DiagnoseOptions {
 }
 
 const CORRUPTED_FOLDER = 'corrupted';
-const MARKER_STALE_MS = 5_000;
 
 export function corruptedDir(layout: Layout): string {
   return path.join(layout.root, 'tasks', CORRUPTED_FOLDER);
@@ -168,7 +166,7 @@ async function checkRoleFiles(layout: Layout): Promise<Finding[]> {
   });
 }
 
-async function checkLocks(layout: Layout, { locks, isPidAlive }: DiagnoseOptions): Promise<Finding[]> {
+async function checkLocks(layout: Layout, { locks }: DiagnoseOptions): Promise<Finding[]> {
   const found: Finding[] = [];
   for (const name of await readdir(layout.locksDir).catch(() => [] as string[])) {
     const file = path.join(layout.locksDir, name);
@@ -186,7 +184,7 @@ async function checkLocks(layout: Layout, { locks, isPidAlive }: DiagnoseOptions
       found.push(finding(layout, file, { kind: 'held_lock', severity: 'note', message: `held by ${owner}`, meaning: 'A running process is changing this task right now; this is normal.', remedy: 'Nothing to do.', fixable: false }));
       continue;
     }
-    const dead = observed.owner !== null && observed.owner.host === os.hostname() && !isPidAlive(observed.owner.pid);
+    const dead = observed.owner !== null && locks.isOwnerGone(observed.owner);
     const cause = dead ? 'Its process stopped while holding it.' : 'Its holder stopped refreshing it (it stopped or hangs, or runs on another machine).';
     found.push(finding(layout, file, { kind: dead ? 'dead_lock' : 'stale_lock', severity: 'problem', message: `lock held by ${owner}: ${reason}`, meaning: `${cause} The next server to need this task takes it over, so no work stays blocked.`, remedy: '"doctor --fix" clears it the way a server takes it over (only if it is still stale).', fixable: true }));
   }
@@ -195,7 +193,7 @@ async function checkLocks(layout: Layout, { locks, isPidAlive }: DiagnoseOptions
 
 async function takeoverMarker(layout: Layout, file: string, locks: LockManager): Promise<Finding | null> {
   const observed = await locks.observe(file).catch(() => null);
-  if (!observed || Date.now() - observed.mtimeMs <= MARKER_STALE_MS) return null;
+  if (!observed || !locks.isMarkerDead(observed)) return null;
   return finding(layout, file, { kind: 'takeover_marker', severity: 'problem', message: 'a lock takeover marker left by a process that stopped mid-takeover', meaning: 'Servers remove it when they next need this lock; it only slows that first takeover.', remedy: '"doctor --fix" removes it.', fixable: true });
 }
 

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { constants, promises as fsp } from 'node:fs';
+import { constants, promises as fsp, statSync } from 'node:fs';
 import path from 'node:path';
 
 /**
@@ -112,6 +112,27 @@ export async function moveFileDurable(from: string, to: string, fs: DurableFs = 
   await renameWithRetry(fs, from, to);
   await syncAfterCommit(fs, path.dirname(to));
   if (path.dirname(from) !== path.dirname(to)) await syncAfterCommit(fs, path.dirname(from));
+}
+
+/**
+ * Moves a file to another folder without ever replacing a file already there: hard link, then unlink
+ * the source, then sync both folders. EEXIST when the target exists and is another file. A target that
+ * is the same file (a crash between the link and the unlink) just loses its second name.
+ */
+export async function moveFileNoReplace(from: string, to: string, fs: DurableFs = nodeFs): Promise<void> {
+  try {
+    await fs.link(from, to);
+  } catch (error) {
+    if (!isCode(error, 'EEXIST') || !sameFile(from, to)) throw error;
+  }
+  await fs.unlink(from);
+  await syncAfterCommit(fs, path.dirname(to));
+  await syncAfterCommit(fs, path.dirname(from));
+}
+
+function sameFile(a: string, b: string): boolean {
+  const [x, y] = [statSync(a, { throwIfNoEntry: false }), statSync(b, { throwIfNoEntry: false })];
+  return x !== undefined && y !== undefined && x.ino === y.ino && x.dev === y.dev;
 }
 
 /** Windows refuses a rename while another process has the file open (EPERM/EBUSY/EACCES): retry briefly. */

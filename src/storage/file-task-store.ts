@@ -9,7 +9,7 @@ import { isParentComplete } from '../domain/lifecycle.js';
 import type { ParentTask } from '../domain/model.js';
 import { parseTaskFile, serializeTaskFile } from '../domain/task-file.js';
 import { Catalog, parentNamedBy, problemWith } from './catalog.js';
-import { createFileExclusive, isCode, moveFileDurable, nodeFs, tempPathFor, UnflushedChangeError, writeFileDurable, type DurableFs } from './durable-fs.js';
+import { createFileExclusive, isCode, moveFileDurable, moveFileNoReplace, nodeFs, tempPathFor, UnflushedChangeError, writeFileDurable, type DurableFs } from './durable-fs.js';
 import { ensureLayout, relativeToRoot, taskFileName, type Layout } from './layout.js';
 import { LockManager } from './lock.js';
 import { recover, type RecoveryReport } from './recovery.js';
@@ -133,7 +133,13 @@ export class FileTaskStore implements TaskStore {
 
   private async archiveLocked(parent: ParentTask): Promise<ParentTask> {
     const id = parent.parent_task_id;
-    await this.moveDurably(this.activePath(id), this.archivePath(id));
+    try {
+      await moveFileNoReplace(this.activePath(id), this.archivePath(id), this.fs);
+    } catch (error) {
+      if (!isCode(error, 'EEXIST')) throw storageError(error, `move ${this.activePath(id)} to tasks/archive/`);
+      // Never replace an archived file (a restored backup, say): keep both for a person to compare.
+      throw new OrchestratorError('STORAGE_ERROR', `Task ${id} is completed but tasks/archive/${id}.json already exists and is a different file, so it stays in tasks/active/. Compare the two files, keep the right one, then run "task-orchestrator doctor --fix".`, { parent_task_id: id });
+    }
     this.options.logger.info(`Archived completed task ${id}`, { parent_task_id: id });
     await this.afterWrite(parent, 'archive');
     return parent;

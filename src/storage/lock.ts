@@ -42,7 +42,7 @@ export function defaultLockOptions(overrides: Partial<LockOptions> = {}): LockOp
   return { timeoutMs: 10_000, staleMs: 30_000, refreshMs: 5_000, host: os.hostname(), pid: process.pid, isPidAlive, ...overrides };
 }
 
-interface ObservedLock {
+export interface ObservedLock {
   owner: LockOwner | null;
   /** Identity of the file we looked at, for locks whose content could not be read. */
   ino: number;
@@ -138,11 +138,19 @@ export class LockManager {
   /** Why a lock may be taken over, or null while its holder may still be working. */
   staleness(observed: ObservedLock): string | null {
     const { owner } = observed;
-    if (owner && owner.host === this.options.host && !this.options.isPidAlive(owner.pid)) return `its owner (pid ${owner.pid}) is gone`;
+    const local = owner !== null && owner.host === this.options.host;
+    if (local && this.isOwnerGone(owner)) return `its owner (pid ${owner.pid}) is gone`;
     const lapsed = Date.now() - observed.mtimeMs;
-    const bound = Math.min(this.options.staleMs, MAX_STALE_MS);
+    // An owner on this host whose process runs is never cut short (it may be paused, say with Ctrl-Z,
+    // and would then write over its successor); only the spec's outer bound applies, for reused pids.
+    const bound = local ? MAX_STALE_MS : Math.min(this.options.staleMs, MAX_STALE_MS);
     if (lapsed > bound) return `not refreshed for ${Math.round(lapsed / 1000)} s (bound ${Math.round(bound / 1000)} s)`;
     return null;
+  }
+
+  /** Whether the process that made a lock or marker on this host has ended. */
+  isOwnerGone(owner: LockOwner): boolean {
+    return owner.host === this.options.host && !this.options.isPidAlive(owner.pid);
   }
 
   /** Removes a stale lock; false when another process is taking it over right now (then wait and look again). */
@@ -176,8 +184,12 @@ export class LockManager {
   private async clearDeadMarker(marker: string): Promise<void> {
     const observed = await this.observe(marker);
     if (!observed) return;
-    const makerGone = observed.owner !== null && observed.owner.host === this.options.host && !this.options.isPidAlive(observed.owner.pid);
-    if (makerGone || Date.now() - observed.mtimeMs > MARKER_STALE_MS) unlinkQuietly(marker);
+    if (this.isMarkerDead(observed)) unlinkQuietly(marker);
+  }
+
+  /** A takeover marker is dead when its maker is gone or it is older than any takeover takes (microseconds). */
+  isMarkerDead(observed: ObservedLock): boolean {
+    return (observed.owner !== null && this.isOwnerGone(observed.owner)) || Date.now() - observed.mtimeMs > MARKER_STALE_MS;
   }
 
   private async refresh(name: string): Promise<void> {

@@ -254,10 +254,10 @@ describe('FileTaskStore with each step failing (the fs option)', () => {
     try {
       const parent = await store.create((id) => parentFor(id, ['completed', 'active']));
       const id = parent.parent_task_id;
-      fs.arm('rename', 2); // rename 1: the write's temp file over the task file; rename 2: the move to tasks/archive/
+      fs.arm('link'); // the move to tasks/archive/ is a hard link (it never replaces an archived file)
       const done = await store.update(id, (p) => ({ ...p, subtasks: p.subtasks.map((s) => ({ ...s, status: 'completed' as const, results: 'done' })) }));
       assert.equal(done.revision, 2);
-      assert.deepEqual(fs.failed, ['rename']);
+      assert.deepEqual(fs.failed, ['link']);
       assert.ok(warnings.some((w) => w.includes(id) && w.includes('stays in tasks/active/')), `a warning must say so: ${warnings.join('\n')}`);
       assert.deepEqual(await names(layout.activeDir), [`${id}.json`]);
       assert.deepEqual(await names(layout.archiveDir), []);

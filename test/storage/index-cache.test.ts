@@ -121,3 +121,25 @@ test('the aggregate counts stay equal to a recount through creates, updates, arc
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('archiving never replaces a different file already in tasks/archive/: both are kept and the task stays active', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'orchestrator-cache-'));
+  try {
+    const store = await openStore(dir);
+    try {
+      const parent = await plan(store, 'restored from a backup');
+      const layout = layoutFor(dir);
+      const archived = path.join(layout.archiveDir, `${parent.parent_task_id}.json`);
+      await writeFile(archived, 'an older archived copy');
+      const done = await store.update(parent.parent_task_id, (p) => ({ ...p, subtasks: p.subtasks.map((s) => ({ ...s, status: 'completed' as const, results: 'done' })) }));
+      assert.equal(done.subtasks[0]!.status, 'completed', 'the completion itself is stored');
+      assert.equal(await readFile(archived, 'utf8'), 'an older archived copy');
+      assert.ok((await readFile(path.join(layout.activeDir, `${parent.parent_task_id}.json`), 'utf8')).includes('"completed"'));
+      await assert.rejects(store.archiveIfComplete(parent.parent_task_id), /already exists and is a different file/);
+    } finally {
+      await store.close();
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
