@@ -1,4 +1,4 @@
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -37,12 +37,19 @@ export const INSTALL_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.u
 export function resolveBaseDir(settings: Settings, cwd: string = process.cwd()): string | null {
   if (settings.baseDirFromEnv) return path.resolve(settings.baseDirFromEnv);
   const dir = path.resolve(cwd);
-  if (dir === path.parse(dir).root || dir === INSTALL_DIR || dir.startsWith(`${INSTALL_DIR}${path.sep}`)) return null;
+  return projectDirProblem(dir) ? null : dir;
+}
+
+/** Why a folder cannot be a project folder (root, the install folder, missing, not writable), or null. */
+export function projectDirProblem(dir: string): string | null {
+  if (dir === path.parse(dir).root) return 'it is the root of the file system';
+  if (dir === INSTALL_DIR || dir.startsWith(`${INSTALL_DIR}${path.sep}`)) return 'it is the folder task-orchestrator is installed in';
+  if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) return 'no such folder';
   try {
     accessSync(dir, constants.W_OK);
-    return dir;
-  } catch {
     return null;
+  } catch {
+    return 'it is not writable';
   }
 }
 

@@ -39,15 +39,19 @@ export async function completeSubtask(ctx: AppContext, request: CompleteSubtaskR
   }
   const { parentTaskId, taskId } = await locateSubtask(ctx, request.task_id, request.parent_task_id);
   const detailed = request.detailed_work?.trim() ?? '';
-  const detailedWorkFile = detailed.length > DETAILED_WORK_INLINE_LIMIT ? await ctx.store.saveDocument(parentTaskId, taskId, detailed) : null;
-  const results = detailed && !detailedWorkFile ? `${summary}\n\n${detailed}` : summary;
-  const nextAction = request.next_action ?? 'continue';
+  const toFile = detailed.length > DETAILED_WORK_INLINE_LIMIT;
+  const results = detailed && !toFile ? `${summary}\n\n${detailed}` : summary;
+  const completion = { results, artifacts: artifactList(request), artifactType: request.artifact_type ?? null, nextAction: request.next_action ?? 'continue', detailedWorkFile: null, now: nowIso(ctx) };
   let alreadyRecorded = false;
-  const parent = await ctx.store.update(parentTaskId, (current) => {
-    const next = unwrap(applyCompletion(current, taskId, { results, artifacts: artifactList(request), artifactType: request.artifact_type ?? null, nextAction, detailedWorkFile, now: nowIso(ctx) }));
+  const parent = await ctx.store.update(parentTaskId, async (current) => {
+    const next = unwrap(applyCompletion(current, taskId, completion));
     alreadyRecorded = next === current;
-    return next;
+    if (alreadyRecorded || !toFile) return next;
+    // Only a change that is valid gets its document written, so a refused call leaves nothing behind.
+    const detailedWorkFile = await ctx.store.saveDocument(parentTaskId, taskId, detailed);
+    return unwrap(applyCompletion(current, taskId, { ...completion, detailedWorkFile }));
   });
+  const nextAction = completion.nextAction;
   const subtask = subtaskOf(parent, taskId);
   const progress = progressOf(parent);
   const next = nextRecommended(parent, taskId);

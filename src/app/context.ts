@@ -1,6 +1,6 @@
 import type { ActiveOwner, ParentTask, Subtask } from '../domain/model.js';
 import { OrchestratorError, unwrap } from '../domain/errors.js';
-import { checkTaskId, truncate } from '../domain/ids.js';
+import { checkTaskId } from '../domain/ids.js';
 import type { Clock, Logger, RoleCatalog, TaskStore } from './ports.js';
 
 /** Everything the use cases need, passed in: no use case touches the file system or the clock directly. */
@@ -49,8 +49,4 @@ export function subtaskOf(parent: ParentTask, taskId: string): Subtask {
 
 export function brief(subtask: Subtask | null) {
   return subtask ? { task_id: subtask.task_id, title: subtask.title, specialist_type: subtask.specialist_type } : null;
-}
-
-export function shortText(text: string | null, max = 300): string | null {
-  return text === null ? null : truncate(text, max);
 }

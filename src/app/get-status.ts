@@ -1,6 +1,6 @@
 import { OrchestratorError, unwrap } from '../domain/errors.js';
 import { checkTaskId } from '../domain/ids.js';
-import { statusCounts } from '../domain/lifecycle.js';
+import { isInterrupted, statusCounts } from '../domain/lifecycle.js';
 import { SUBTASK_STATUSES, type StatusCounts, type SubtaskStatus } from '../domain/model.js';
 import type { AppContext } from './context.js';
 import type { ParentSummary, StoreProblem, StoreStatistics } from './ports.js';
@@ -52,16 +52,16 @@ export async function getStatus(ctx: AppContext, request: GetStatusRequest): Pro
   }
   const stats = parentFilter ? tally(selected) : await ctx.store.statistics({ includeArchived });
   const isOwnerAlive = remembered(ctx);
-  const isInterrupted = (s: ParentSummary['subtasks'][number]) => s.status === 'active' && (!s.active_owner || !isOwnerAlive(s.active_owner));
+  const interrupted = (s: ParentSummary['subtasks'][number]) => isInterrupted(s, isOwnerAlive);
   const total = SUBTASK_STATUSES.reduce((sum, status) => sum + stats.counts[status], 0);
   const matching = request.status ? stats.counts[request.status] : total;
   return {
     counts: { ...stats.counts, total },
     parents: { active: stats.parents.active, archived: includeArchived ? stats.parents.archived : null },
-    tasks: pageOf(selected, request.status, offset, limit, isInterrupted),
+    tasks: pageOf(selected, request.status, offset, limit, interrupted),
     total_matching: matching,
     next_cursor: offset + limit < matching ? encodeCursor(offset + limit) : null,
-    interrupted_subtasks: stats.withActiveSubtasks.flatMap((p) => p.subtasks.filter(isInterrupted).map((s) => toRow(p, s, true))).slice(0, MAX_INTERRUPTED_LISTED),
+    interrupted_subtasks: stats.withActiveSubtasks.flatMap((p) => p.subtasks.filter(interrupted).map((s) => toRow(p, s, true))).slice(0, MAX_INTERRUPTED_LISTED),
     storage_problems: ctx.store.problems(),
   };
 }

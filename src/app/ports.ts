@@ -43,6 +43,8 @@ export interface TaskStore {
    * for "nothing to do"; a thrown error leaves the file untouched. Completed parents are archived.
    */
   update(parentTaskId: string, change: (parent: ParentTask) => ParentTask | Promise<ParentTask>): Promise<ParentTask>;
+  /** Which folder holds a parent now, or null when neither does. */
+  locationOf(parentTaskId: string): Promise<'active' | 'archive' | null>;
   /** Archives a completed parent still in tasks/active/; false when there was nothing to do. */
   archiveIfComplete(parentTaskId: string): Promise<boolean>;
   /** The parent holding a subtask id (and, for ids reused across Python-era files, all of them). */

@@ -1,4 +1,4 @@
-import { statusCounts } from '../domain/lifecycle.js';
+import { isInterrupted, progressOf, statusCounts } from '../domain/lifecycle.js';
 import type { Progress, StatusCounts } from '../domain/model.js';
 import type { AppContext } from './context.js';
 import type { ParentSummary, StoreProblem } from './ports.js';
@@ -51,7 +51,7 @@ export async function statusReport(ctx: AppContext, options: { includeArchived: 
 async function parentView(ctx: AppContext, summary: ParentSummary): Promise<ParentStatusView> {
   const counts = statusCounts(summary.subtasks);
   const mention = (s: ParentSummary['subtasks'][number]): SubtaskMention => ({ task_id: s.task_id, title: s.title, specialist_type: s.specialist_type });
-  const interrupted = summary.subtasks.filter((s) => s.status === 'active' && (!s.active_owner || !ctx.isOwnerAlive(s.active_owner)));
+  const interrupted = summary.subtasks.filter((s) => isInterrupted(s, ctx.isOwnerAlive));
   const reasons = counts.blocked + counts.failed > 0 ? await reasonsOf(ctx, summary.parent_task_id) : new Map<string, string | null>();
   const withReason = (status: 'blocked' | 'failed') => summary.subtasks.filter((s) => s.status === status).map((s) => ({ ...mention(s), reason: reasons.get(s.task_id) ?? null }));
   return {
@@ -62,7 +62,7 @@ async function parentView(ctx: AppContext, summary: ParentSummary): Promise<Pare
     status: summary.status,
     created_at: summary.created_at,
     updated_at: summary.updated_at,
-    progress: progressFromCounts(summary.parent_task_id, counts, summary.subtasks.length),
+    progress: progressOf(summary),
     status_counts: counts,
     interrupted_subtasks: interrupted.map(mention),
     blocked_subtasks: withReason('blocked'),
@@ -74,13 +74,4 @@ async function parentView(ctx: AppContext, summary: ParentSummary): Promise<Pare
 async function reasonsOf(ctx: AppContext, parentTaskId: string): Promise<Map<string, string | null>> {
   const parent = await ctx.store.read(parentTaskId).catch(() => null);
   return new Map((parent?.subtasks ?? []).map((s) => [s.task_id, s.blocked_reason ?? s.results ?? null]));
-}
-
-function progressFromCounts(parentTaskId: string, counts: StatusCounts, total: number): Progress {
-  return {
-    parent_task_id: parentTaskId,
-    completed_subtasks: counts.completed,
-    total_subtasks: total,
-    progress_percentage: total === 0 ? 0 : Math.round((counts.completed / total) * 1000) / 10,
-  };
 }

@@ -12,10 +12,6 @@ export async function synthesizeResults(ctx: AppContext, request: { parent_task_
   const parentTaskId = unwrap(checkTaskId(request.parent_task_id, 'parent_task_id'));
   const parent = await ctx.store.read(parentTaskId);
   const report = synthesize(parent);
-  let archived = false;
-  if (report.complete) {
-    await ctx.store.archiveIfComplete(parentTaskId);
-    archived = true;
-  }
-  return { ...report, archived };
+  if (report.complete) await ctx.store.archiveIfComplete(parentTaskId);
+  return { ...report, archived: (await ctx.store.locationOf(parentTaskId)) === 'archive' };
 }

@@ -114,11 +114,14 @@ function withSubtask(parent: ParentTask, taskId: string, now: string, change: (s
   };
 }
 
-export function isParentComplete(parent: ParentTask): boolean {
+/** The fields progress and completion are judged by: a parent, or a summary of one. */
+type StatusesOf = { parent_task_id: string; subtasks: readonly Pick<Subtask, 'status'>[] };
+
+export function isParentComplete(parent: Pick<StatusesOf, 'subtasks'>): boolean {
   return parent.subtasks.length > 0 && parent.subtasks.every((s) => s.status === 'completed');
 }
 
-export function progressOf(parent: ParentTask): Progress {
+export function progressOf(parent: StatusesOf): Progress {
   const completed = parent.subtasks.filter((s) => s.status === 'completed').length;
   const total = parent.subtasks.length;
   return {
@@ -148,9 +151,13 @@ export function nextRecommended(parent: ParentTask, justCompletedId?: string): S
   return unblocked ?? ready[0] ?? null;
 }
 
-/** Subtasks left active by a process that is gone (or by a server that never recorded its owner). */
+/** A subtask left active by a process that is gone (or by a server that never recorded its owner). */
+export function isInterrupted(subtask: Pick<Subtask, 'status' | 'active_owner'>, isOwnerAlive: (owner: ActiveOwner) => boolean): boolean {
+  return subtask.status === 'active' && (!subtask.active_owner || !isOwnerAlive(subtask.active_owner));
+}
+
 export function interruptedSubtasks(parent: ParentTask, isOwnerAlive: (owner: ActiveOwner) => boolean): Subtask[] {
-  return parent.subtasks.filter((s) => s.status === 'active' && (!s.active_owner || !isOwnerAlive(s.active_owner)));
+  return parent.subtasks.filter((s) => isInterrupted(s, isOwnerAlive));
 }
 
 function subtaskNotFound(parent: ParentTask, taskId: string): Check<never> {

@@ -2,12 +2,12 @@ import path from 'node:path';
 import type { Logger } from '../app/ports.js';
 import type { Orchestrator } from '../app/orchestrator.js';
 import { OrchestratorError } from '../domain/errors.js';
-import type { Settings } from '../config.js';
+import { projectDirProblem, type Settings } from '../config.js';
 import { openProject, type OpenProject } from '../storage/open-project.js';
 
 /**
  * Holds the project the server works on. It opens lazily (the first tool call pays for loading the
- * index, not the handshake) and can be moved once by initialize_session's working_directory, unless
+ * index, not the handshake) and can be moved by initialize_session's working_directory, unless
  * MCP_TASK_ORCHESTRATOR_BASE_DIR fixes it.
  */
 export class ProjectHost {
@@ -64,6 +64,10 @@ export class ProjectHost {
     }
     const target = path.resolve(workingDirectory);
     if (target === this.baseDir) return;
+    const problem = projectDirProblem(target);
+    if (problem) {
+      throw new OrchestratorError('INVALID_INPUT', `working_directory "${target.slice(0, 200)}" cannot hold the tasks: ${problem}. Pass the absolute path of the project folder.`, { working_directory: target });
+    }
     const previous = this.opening;
     this.baseDir = target;
     this.opening = null;

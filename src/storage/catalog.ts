@@ -2,7 +2,7 @@ import { closeSync, fstatSync, openSync, readdirSync, readFileSync, readSync, re
 import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger, ParentSummary, StoreProblem, StoreStatistics } from '../app/ports.js';
-import { statusCounts } from '../domain/lifecycle.js';
+import { isParentComplete, statusCounts } from '../domain/lifecycle.js';
 import { SUBTASK_STATUSES, type ActiveOwner, type ParentTask, type StatusCounts, type SubtaskStatus } from '../domain/model.js';
 import { isValidTaskId, truncate } from '../domain/ids.js';
 import { parseTaskFile } from '../domain/task-file.js';
@@ -504,13 +504,12 @@ function intern(role: string): string {
 }
 
 export function summarize(parent: ParentTask, location: Location): ParentSummary {
-  const complete = parent.subtasks.length > 0 && parent.subtasks.every((s) => s.status === 'completed');
   return {
     parent_task_id: parent.parent_task_id,
     title: parent.title ?? truncate(parent.description, 100),
     description: location === 'archive' ? '' : truncate(parent.description, 120),
     location,
-    status: complete ? 'completed' : 'active',
+    status: isParentComplete(parent) ? 'completed' : 'active',
     created_at: parent.created_at,
     updated_at: parent.updated_at ?? parent.created_at,
     subtasks: parent.subtasks.map((s) => ({ task_id: s.task_id, title: s.title, status: canonical(s.status), specialist_type: intern(s.specialist_type), active_owner: s.active_owner ?? null })),

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseTaskFile } from '../domain/task-file.js';
 import { corruptedDir, subjectOf, type Finding } from './doctor.js';
-import { moveFileDurable, writeFileDurable } from './durable-fs.js';
+import { moveFileDurable, nodeFs, writeFileDurable } from './durable-fs.js';
 import type { FileTaskStore } from './file-task-store.js';
 import type { Layout } from './layout.js';
 import type { LockManager } from './lock.js';
@@ -75,7 +75,8 @@ async function setAside(tools: RepairTools, f: Finding): Promise<Omit<FixOutcome
     if (text === null) return { done: false, action: 'it is gone already' };
     if (parseTaskFile(text).ok) return { done: false, action: 'it reads correctly now (fixed meanwhile); left in place' };
     const dir = corruptedDir(tools.layout);
-    await mkdir(dir, { recursive: true });
+    // The new folder's entry must reach the disk before the file moves into it, or power loss could lose it.
+    if (await mkdir(dir, { recursive: true })) await nodeFs.syncDir(path.dirname(dir));
     const target = await freeName(dir, `${stamp()}-${path.basename(f.path)}`);
     await moveFileDurable(f.path, target);
     const report = `${target}.report.txt`;

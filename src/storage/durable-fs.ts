@@ -46,8 +46,8 @@ export function tempFileOwnerPid(fileName: string): number | null {
   return match ? Number(match[1]) : null;
 }
 
-async function writeTemp(fs: DurableFs, temp: string, data: string | Uint8Array, sync: boolean): Promise<void> {
-  const handle = await fs.open(temp, 'wx', 0o644);
+async function writeTemp(fs: DurableFs, temp: string, data: string | Uint8Array, sync: boolean, mode = 0o644): Promise<void> {
+  const handle = await fs.open(temp, 'wx', mode);
   try {
     await handle.writeFile(data);
     if (sync) await handle.sync();
@@ -60,11 +60,11 @@ async function writeTemp(fs: DurableFs, temp: string, data: string | Uint8Array,
  * Replaces `target` atomically and durably: temp file in the same folder, write, fsync, close,
  * rename over the target, fsync the folder. A crash at any instant leaves the old or the new file.
  */
-export async function writeFileDurable(target: string, data: string | Uint8Array, fs: DurableFs = nodeFs): Promise<void> {
+export async function writeFileDurable(target: string, data: string | Uint8Array, fs: DurableFs = nodeFs, mode?: number): Promise<void> {
   const temp = tempPathFor(target);
   let renamed = false;
   try {
-    await writeTemp(fs, temp, data, true);
+    await writeTemp(fs, temp, data, true, mode); // a private file's temp is private from its first byte
     await renameWithRetry(fs, temp, target);
     renamed = true;
     await syncAfterCommit(fs, path.dirname(target));

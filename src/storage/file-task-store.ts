@@ -102,6 +102,12 @@ export class FileTaskStore implements TaskStore {
   }
 
   /** Archives a completed parent still in tasks/active/ (a crash between completion and the move). */
+  async locationOf(parentTaskId: string): Promise<'active' | 'archive' | null> {
+    if (!isValidTaskId(parentTaskId)) return null;
+    if (await exists(this.activePath(parentTaskId))) return 'active';
+    return (await exists(this.archivePath(parentTaskId))) ? 'archive' : null;
+  }
+
   async archiveIfComplete(parentTaskId: string): Promise<boolean> {
     return this.options.locks.withLock(parentTaskId, async () => {
       const { parent, location } = await this.readWithLocation(parentTaskId);

@@ -54,8 +54,8 @@ export async function applyMerge(plan: WritablePlan): Promise<void> {
   await mkdir(path.dirname(plan.file), { recursive: true });
   const file = await realpath(plan.file).catch(() => plan.file);
   const mode = (await stat(file).catch(() => null))?.mode;
-  await writeFileDurable(file, plan.text);
-  if (mode !== undefined) await chmod(file, mode & 0o7777);
+  await writeFileDurable(file, plan.text, undefined, mode === undefined ? undefined : mode & 0o7777);
+  if (mode !== undefined) await chmod(file, mode & 0o7777); // exactly, whatever the umask
 }
 
 /** Keeps what the user added to an existing entry (autoApprove, disabled, extra env variables). */

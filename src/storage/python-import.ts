@@ -39,7 +39,7 @@ export interface ImportEntry {
 export interface ImportReport {
   source_root: string;
   database: string | null;
-  wal_frames_applied: number;
+  wal_pages_applied: number;
   entries: ImportEntry[];
   counts: Record<ImportOutcome, number>;
 }
@@ -66,7 +66,7 @@ export async function findPythonInstallation(dir: string): Promise<PythonInstall
 export async function importPythonInstallation(store: FileTaskStore, source: PythonInstallation, onProgress?: (done: number, total: number, id: string) => void): Promise<ImportReport> {
   const entries: ImportEntry[] = [];
   const candidates = await readTaskFiles(source.taskFiles, entries);
-  const database = source.database ? await readDatabase(source.database, candidates, entries) : { walFramesApplied: 0 };
+  const database = source.database ? await readDatabase(source.database, candidates, entries) : { walPagesApplied: 0 };
   const chosen = pickMostAdvanced(candidates, entries);
   let done = 0;
   for (const candidate of chosen) {
@@ -75,7 +75,7 @@ export async function importPythonInstallation(store: FileTaskStore, source: Pyt
     done++;
   }
   onProgress?.(done, chosen.length, '');
-  return { source_root: source.root, database: source.database, wal_frames_applied: database.walFramesApplied, entries, counts: countOutcomes(entries) };
+  return { source_root: source.root, database: source.database, wal_pages_applied: database.walPagesApplied, entries, counts: countOutcomes(entries) };
 }
 
 async function readTaskFiles(files: string[], entries: ImportEntry[]): Promise<Candidate[]> {
@@ -90,13 +90,13 @@ async function readTaskFiles(files: string[], entries: ImportEntry[]): Promise<C
   return candidates;
 }
 
-async function readDatabase(file: string, candidates: Candidate[], entries: ImportEntry[]): Promise<{ walFramesApplied: number }> {
+async function readDatabase(file: string, candidates: Candidate[], entries: ImportEntry[]): Promise<{ walPagesApplied: number }> {
   let content;
   try {
     content = await readPythonDatabase(file);
   } catch (error) {
     entries.push({ parent_task_id: null, source: file, outcome: 'unreadable', detail: `the database cannot be read: ${(error as Error).message}` });
-    return { walFramesApplied: 0 };
+    return { walPagesApplied: 0 };
   }
   for (const raw of content.parents) {
     const id = String(raw.parent_task_id);
@@ -104,7 +104,7 @@ async function readDatabase(file: string, candidates: Candidate[], entries: Impo
     if (typeof parent === 'string') entries.push({ parent_task_id: id, source: `${file}#${id}`, outcome: 'unreadable', detail: parent });
     else candidates.push({ parent, source: `${file}#${id}`, origin: 'sqlite' });
   }
-  return { walFramesApplied: content.walFramesApplied };
+  return { walPagesApplied: content.walPagesApplied };
 }
 
 /** The parent in a task file's text, or why it cannot be imported. */

@@ -11,11 +11,11 @@ export interface PythonDatabaseContent {
   /** One v1-format object per row of task_breakdowns, with its subtasks in insertion order. */
   parents: Record<string, unknown>[];
   /** Committed changes found in the -wal file and included. */
-  walFramesApplied: number;
+  walPagesApplied: number;
 }
 
 export async function readPythonDatabase(file: string): Promise<PythonDatabaseContent> {
-  const { image, framesApplied } = applyWal(await readFile(file), await readFile(`${file}-wal`).catch(() => new Uint8Array()));
+  const { image, pagesApplied } = applyWal(await readFile(file), await readFile(`${file}-wal`).catch(() => new Uint8Array()));
   const { default: initSqlJs } = await import('sql.js');
   const SQL = await initSqlJs({ useOldExtensionFunctions: false });
   const db = new SQL.Database(image);
@@ -26,7 +26,7 @@ export async function readPythonDatabase(file: string): Promise<PythonDatabaseCo
     }
     const subtasks = groupBy(rows(db, 'SELECT * FROM subtasks ORDER BY rowid'), 'parent_task_id');
     const parents = rows(db, 'SELECT * FROM task_breakdowns ORDER BY rowid').map((row) => toParent(row, subtasks.get(String(row.parent_task_id)) ?? []));
-    return { parents, walFramesApplied: framesApplied };
+    return { parents, walPagesApplied: pagesApplied };
   } finally {
     db.close();
   }

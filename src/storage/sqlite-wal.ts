@@ -13,12 +13,12 @@ const MAGIC_BIG_ENDIAN = 0x377f0683;
 
 export interface WalResult {
   image: Uint8Array;
-  /** Committed frames folded in; 0 when the WAL was empty, foreign or held nothing committed. */
-  framesApplied: number;
+  /** Database pages taken from committed WAL frames; 0 when the WAL was empty, foreign or held nothing committed. */
+  pagesApplied: number;
 }
 
 export function applyWal(db: Uint8Array, wal: Uint8Array): WalResult {
-  const unchanged = { image: db, framesApplied: 0 };
+  const unchanged = { image: db, pagesApplied: 0 };
   if (wal.length < WAL_HEADER_BYTES) return unchanged;
   const view = new DataView(wal.buffer, wal.byteOffset, wal.byteLength);
   const magic = view.getUint32(0);
@@ -31,7 +31,7 @@ export function applyWal(db: Uint8Array, wal: Uint8Array): WalResult {
   const committed = new Map<number, number>();
   const pending = new Map<number, number>();
   let dbPages: number | null = null;
-  let frames = 0;
+  let pages = 0;
   for (let off = WAL_HEADER_BYTES; off + FRAME_HEADER_BYTES + pageSize <= wal.length; off += FRAME_HEADER_BYTES + pageSize) {
     if (view.getUint32(off + 8) !== salts[0] || view.getUint32(off + 12) !== salts[1]) break;
     sum = checksum(view, off, 8, littleEndian, sum);
@@ -41,12 +41,12 @@ export function applyWal(db: Uint8Array, wal: Uint8Array): WalResult {
     const commitSize = view.getUint32(off + 4);
     if (commitSize === 0) continue;
     for (const [page, dataOffset] of pending) committed.set(page, dataOffset);
-    frames += pending.size;
+    pages += pending.size;
     pending.clear();
     dbPages = commitSize;
   }
   if (dbPages === null) return unchanged;
-  return { image: fold(db, wal, committed, dbPages, pageSize), framesApplied: frames };
+  return { image: fold(db, wal, committed, dbPages, pageSize), pagesApplied: pages };
 }
 
 function fold(db: Uint8Array, wal: Uint8Array, pages: Map<number, number>, dbPages: number, pageSize: number): Uint8Array {

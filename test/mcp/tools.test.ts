@@ -147,6 +147,13 @@ describe('the six tools through the official client, in process', () => {
     assert.equal(first.isError, false);
     assert.equal(second.isError, false, second.text);
     assert.equal(second.data.already_recorded, true);
+
+    const before = await snapshot(project.dir);
+    const refused = await mcp.call('orchestrator_complete_subtask', { task_id: only, summary: 'Memcached instead', detailed_work: 'long '.repeat(1000) });
+    assert.equal(refused.data.error.code, 'INVALID_TRANSITION');
+    const elsewhere = await mcp.call('orchestrator_complete_subtask', { task_id: 'zz.1', parent_task_id: 'task_nonexist', summary: 's', detailed_work: 'long '.repeat(1000) });
+    assert.equal(elsewhere.data.error.code, 'TASK_NOT_FOUND');
+    assert.deepEqual(await snapshot(project.dir), before, 'a refused completion writes no detailed-work file');
   });
 
   test('get_status pages through the subtasks with a cursor', async () => {
@@ -265,6 +272,11 @@ describe('roles and folders', () => {
       assert.match(refused.text, /working_directory/);
       const relative = await mcp.call('orchestrator_initialize_session', { working_directory: 'relative/path' });
       assert.equal(relative.data.error.code, 'INVALID_INPUT');
+      const typo = await mcp.call('orchestrator_initialize_session', { working_directory: path.join(project.dir, 'no-such-folder') });
+      assert.equal(typo.data.error.code, 'INVALID_INPUT');
+      assert.match(typo.text, /no such folder/);
+      assert.equal((await mcp.call('orchestrator_initialize_session', { working_directory: '/' })).data.error.code, 'INVALID_INPUT');
+      await assert.rejects(stat(path.join(project.dir, 'no-such-folder')), 'nothing is created for a mistyped folder');
       const session = await mcp.call('orchestrator_initialize_session', { working_directory: project.dir });
       assert.equal(session.isError, false, session.text);
       assert.equal(session.data.base_dir, project.dir);

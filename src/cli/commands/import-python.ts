@@ -25,7 +25,7 @@ export async function importPython(options: ImportPythonOptions): Promise<number
 
 function printReport(report: ImportReport, target: string, style: Style): void {
   print(`Imported from ${report.source_root} into ${target}`);
-  if (report.database) print(`  database ${path.basename(report.database)}${report.wal_frames_applied ? ` (with the committed changes of its -wal file: ${plural(report.wal_frames_applied, "page")})` : ''}`);
+  if (report.database) print(`  database ${path.basename(report.database)}${report.wal_pages_applied ? ` (with the committed changes of its -wal file: ${plural(report.wal_pages_applied, "page")})` : ''}`);
   for (const e of report.entries) printEntry(e, style);
   print(summary(report));
 }

@@ -1,12 +1,13 @@
 import { StdioServerTransport } from '@modelcontextprotocol/server/stdio';
-import { readSettings, resolveBaseDir } from '../../config.js';
+import { resolveBaseDir } from '../../config.js';
 import { createServer } from '../../mcp/server.js';
 import { ProjectHost } from '../../mcp/project-host.js';
 import { FileLogger } from '../../storage/logger.js';
+import { settingsFor, type BaseOptions } from '../run.js';
 
 /** `task-orchestrator serve`: the MCP server on stdio. stdout carries only protocol messages. */
-export async function serve(options: { baseDir?: string }): Promise<void> {
-  const settings = readSettings(options.baseDir ? { ...process.env, MCP_TASK_ORCHESTRATOR_BASE_DIR: options.baseDir } : process.env);
+export async function serve(options: BaseOptions): Promise<void> {
+  const settings = settingsFor(options);
   const logger = new FileLogger({ level: settings.logLevel });
   const baseDir = resolveBaseDir(settings);
   if (!baseDir) logger.warn(`Started in ${process.cwd()}, which is not a project folder; waiting for working_directory from orchestrator_initialize_session.`);
