@@ -17,13 +17,22 @@ async function openStore(dir: string): Promise<FileTaskStore> {
   return FileTaskStore.open({ layout, logger: silentLogger, locks: new LockManager(layout.locksDir, defaultLockOptions()) });
 }
 
+/** Runs a test in a fresh temp folder, removed afterwards whatever happens. */
+async function inTempDir(work: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'orchestrator-cache-'));
+  try {
+    await work(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 async function plan(store: FileTaskStore, title: string) {
   return store.create((id) => unwrap(validatePlan({ description: title, subtasks: [{ title, specialist_type: 'tester' }] }, ROLES, id, new Date().toISOString())).parent);
 }
 
-test('a start from the index cache sees files changed, removed and added by hand while no server ran', async () => {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'orchestrator-cache-'));
-  try {
+test('a start from the index cache sees files changed, removed and added by hand while no server ran', () =>
+  inTempDir(async (dir) => {
     const first = await openStore(dir);
     const [kept, corrupted, removed] = [await plan(first, 'kept'), await plan(first, 'corrupted'), await plan(first, 'removed')];
     await first.close();
@@ -46,14 +55,10 @@ test('a start from the index cache sees files changed, removed and added by hand
     } finally {
       await second.close();
     }
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-});
+  }));
 
-test('a torn or foreign index cache is ignored and the folder scanned', async () => {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'orchestrator-cache-'));
-  try {
+test('a torn or foreign index cache is ignored and the folder scanned', () =>
+  inTempDir(async (dir) => {
     const first = await openStore(dir);
     const parent = await plan(first, 'only');
     await first.close();
@@ -66,14 +71,10 @@ test('a torn or foreign index cache is ignored and the folder scanned', async ()
         await store.close();
       }
     }
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-});
+  }));
 
-test('writes by another process reach this index through the journal, without a rescan', async () => {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'orchestrator-cache-'));
-  try {
+test('writes by another process reach this index through the journal, without a rescan', () =>
+  inTempDir(async (dir) => {
     const reader = await openStore(dir);
     const writer = await openStore(dir);
     try {
@@ -86,15 +87,11 @@ test('writes by another process reach this index through the journal, without a 
       await reader.close();
       await writer.close();
     }
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-});
+  }));
 
-test('the aggregate counts stay equal to a recount through creates, updates, archives and other processes\' writes', async () => {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'orchestrator-cache-'));
-  const statuses = ['pending', 'active', 'completed', 'blocked', 'failed'] as const;
-  try {
+test('the aggregate counts stay equal to a recount through creates, updates, archives and other processes\' writes', () =>
+  inTempDir(async (dir) => {
+    const statuses = ['pending', 'active', 'completed', 'blocked', 'failed'] as const;
     const [mine, other] = [await openStore(dir), await openStore(dir)];
     try {
       const ids = [];
@@ -117,14 +114,10 @@ test('the aggregate counts stay equal to a recount through creates, updates, arc
       await mine.close();
       await other.close();
     }
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-});
+  }));
 
-test('archiving never replaces a different file already in tasks/archive/: both are kept and the task stays active', async () => {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'orchestrator-cache-'));
-  try {
+test('archiving never replaces a different file already in tasks/archive/: both are kept and the task stays active', () =>
+  inTempDir(async (dir) => {
     const store = await openStore(dir);
     try {
       const parent = await plan(store, 'restored from a backup');
@@ -139,7 +132,4 @@ test('archiving never replaces a different file already in tasks/archive/: both 
     } finally {
       await store.close();
     }
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-});
+  }));
