@@ -12,6 +12,8 @@ export interface WritablePlan {
   file: string;
   /** The whole file after the merge. */
   text: string;
+  /** The file as it was read for the merge (null: it did not exist), to notice a change made meanwhile. */
+  original: string | null;
   otherServers: string[];
 }
 
@@ -28,11 +30,8 @@ export function isRefused(plan: MergePlan): plan is RefusedPlan {
 }
 
 export async function planMerge(target: ClientTarget): Promise<MergePlan> {
-  const existing = await readFile(target.file, 'utf8').catch((error: unknown) => {
-    if (isCode(error, 'ENOENT')) return null;
-    throw error;
-  });
-  if (existing === null) return { status: 'create', file: target.file, text: render({ [target.key]: { [target.name]: target.entry } }), otherServers: [] };
+  const existing = await readIfExists(target.file);
+  if (existing === null) return { status: 'create', file: target.file, text: render({ [target.key]: { [target.name]: target.entry } }), original: null, otherServers: [] };
   const parsed = parseConfig(existing, target.key);
   if (!parsed.ok) return { status: parsed.status, file: target.file, reason: parsed.reason };
   const config = parsed.value;
@@ -41,7 +40,7 @@ export async function planMerge(target: ClientTarget): Promise<MergePlan> {
   const entry = mergeEntry(previous, target.entry);
   const status = previous === undefined ? 'add' : JSON.stringify(previous) === JSON.stringify(entry) ? 'unchanged' : 'update';
   const next = { ...config, [target.key]: { ...servers, [target.name]: entry } };
-  return { status, file: target.file, text: render(next), otherServers: Object.keys(servers).filter((n) => n !== target.name) };
+  return { status, file: target.file, text: render(next), original: existing, otherServers: Object.keys(servers).filter((n) => n !== target.name) };
 }
 
 /**
@@ -53,9 +52,18 @@ export async function applyMerge(plan: WritablePlan): Promise<void> {
   if (plan.status === 'unchanged') return;
   await mkdir(path.dirname(plan.file), { recursive: true });
   const file = await realpath(plan.file).catch(() => plan.file);
+  // Clients rewrite their files (Claude Code, ~/.claude.json, often): never write over a change made since the read.
+  if ((await readIfExists(file)) !== plan.original) throw new Error(`${plan.file} changed while it was being merged (its client probably rewrote it); nothing was written. Run the same setup command again.`);
   const mode = (await stat(file).catch(() => null))?.mode;
   await writeFileDurable(file, plan.text, undefined, mode === undefined ? undefined : mode & 0o7777);
   if (mode !== undefined) await chmod(file, mode & 0o7777); // exactly, whatever the umask
+}
+
+async function readIfExists(file: string): Promise<string | null> {
+  return readFile(file, 'utf8').catch((error: unknown) => {
+    if (isCode(error, 'ENOENT')) return null;
+    throw error;
+  });
 }
 
 /** Keeps what the user added to an existing entry (autoApprove, disabled, extra env variables). */
