@@ -12,7 +12,7 @@ export interface Settings {
   logLevel: string;
   /** MCP_TASK_ORCHESTRATOR_LOCK_TIMEOUT_MS: how long to wait for a busy task before LOCK_TIMEOUT (default 10000). */
   lockTimeoutMs: number;
-  /** MCP_TASK_ORCHESTRATOR_LOCK_STALE_MS: a lock not refreshed for this long may be taken over (default 30000, at most 1 hour). */
+  /** MCP_TASK_ORCHESTRATOR_LOCK_STALE_MS: another host's lock not refreshed for this long may be taken over (default 30000, at most 1 hour). */
   lockStaleMs: number;
 }
 
