@@ -164,6 +164,14 @@ export function projectDirs(baseDir: string): { active: string; archive: string 
 
 /** Writes parents into a project (plain writes, no fsync: this is set-up, not the thing measured). */
 export async function writeParents(baseDir: string, parents: readonly GeneratedParent[], concurrency = 32): Promise<void> {
+  await placeParents(baseDir, parents, concurrency, (parent, file) => writeFile(file, serializeTaskFile(parent)));
+}
+
+/**
+ * Puts one file per parent into a project's tasks/active/ or tasks/archive/ (by its kind), with
+ * `concurrency` calls of `place` at a time.
+ */
+export async function placeParents(baseDir: string, parents: readonly GeneratedParent[], concurrency: number, place: (parent: ParentTask, file: string, kind: Kind) => Promise<void>): Promise<void> {
   const dirs = projectDirs(baseDir);
   await mkdir(dirs.active, { recursive: true });
   await mkdir(dirs.archive, { recursive: true });
@@ -171,7 +179,7 @@ export async function writeParents(baseDir: string, parents: readonly GeneratedP
   const worker = async () => {
     while (next < parents.length) {
       const { parent, kind } = parents[next++]!;
-      await writeFile(path.join(kind === 'active' ? dirs.active : dirs.archive, `${parent.parent_task_id}.json`), serializeTaskFile(parent));
+      await place(parent, path.join(kind === 'active' ? dirs.active : dirs.archive, `${parent.parent_task_id}.json`), kind);
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));

@@ -3,10 +3,10 @@
  * minimal server's, so both see the same noise), get_status and complete_subtask latencies, reply size
  * and resident memory of the server.
  */
-import { link, mkdir, writeFile } from 'node:fs/promises';
+import { link, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { BenchConfig, Scale } from './config.js';
-import { checkFormat, projectDirs, scaleParents, writeParents, type GeneratedParent } from './generate.js';
+import { checkFormat, placeParents, projectDirs, scaleParents, writeParents, type GeneratedParent } from './generate.js';
 import { callOk, memoryOf, spawnOrchestrator, spawnServer } from './mcp.js';
 import { median } from './stats.js';
 
@@ -64,19 +64,8 @@ export async function prepareScales(config: BenchConfig, workDir: string, progre
 
 async function linkParents(fromDir: string, toDir: string, parents: readonly GeneratedParent[]): Promise<void> {
   const from = projectDirs(fromDir);
-  const to = projectDirs(toDir);
-  await mkdir(to.active, { recursive: true });
-  await mkdir(to.archive, { recursive: true });
-  let next = 0;
-  const worker = async () => {
-    while (next < parents.length) {
-      const { parent, kind } = parents[next++]!;
-      const name = `${parent.parent_task_id}.json`;
-      // The server replaces files by rename, never in place, so sharing inodes between projects is safe.
-      await link(path.join(kind === 'active' ? from.active : from.archive, name), path.join(kind === 'active' ? to.active : to.archive, name));
-    }
-  };
-  await Promise.all(Array.from({ length: 32 }, worker));
+  // The server replaces files by rename, never in place, so sharing inodes between projects is safe.
+  await placeParents(toDir, parents, 32, (_parent, file, kind) => link(path.join(kind === 'active' ? from.active : from.archive, path.basename(file)), file));
 }
 
 function completableSubtasks(active: readonly GeneratedParent[]): string[] {
