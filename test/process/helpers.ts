@@ -5,6 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { tempFileOwnerPid } from '../../src/storage/durable-fs.js';
 
+import { readLines } from './workers/lines.js';
+
 export { seededRandom } from './workers/random.js';
 
 /** The package root: workers run with it as cwd so that `--import tsx` resolves. */
@@ -45,14 +47,9 @@ export function startWorker(name: string, args: string[], options: { env?: NodeJ
   });
   const lines: string[] = [];
   const waiters = new Set<() => void>();
-  let pending = '';
   let stderr = '';
   let exitInfo: { code: number | null; signal: NodeJS.Signals | null } | null = null;
-  child.stdout.setEncoding('utf8');
-  child.stdout.on('data', (chunk: string) => {
-    pending += chunk;
-    const parts = pending.split('\n');
-    pending = parts.pop() ?? '';
+  readLines(child.stdout, (parts) => {
     lines.push(...parts);
     for (const wake of [...waiters]) wake();
   });

@@ -3,14 +3,11 @@
  * starts reading stdin: import it from worker processes only, never from a test.
  */
 
+import { readLines } from './lines.js';
+
 const received: string[] = [];
 const waiting = new Set<() => void>();
-let pending = '';
-process.stdin.setEncoding('utf8');
-process.stdin.on('data', (chunk: string) => {
-  pending += chunk;
-  const lines = pending.split('\n');
-  pending = lines.pop() ?? '';
+readLines(process.stdin, (lines) => {
   received.push(...lines);
   for (const wake of [...waiting]) wake();
 });
