@@ -15,7 +15,7 @@ export interface ArchiveOutcome {
  */
 export async function archiveCompleted(ctx: AppContext, options: { olderThanMs: number | null }): Promise<ArchiveOutcome> {
   const outcome: ArchiveOutcome = { archived: [], kept: [], failed: [] };
-  const completed = (await ctx.store.list({ includeArchived: false })).filter((s) => s.location === 'active' && s.status === 'completed');
+  const completed = (await ctx.store.list({ includeArchived: false })).filter((s) => s.status === 'completed');
   const cutoff = options.olderThanMs === null ? null : ctx.clock.now().getTime() - options.olderThanMs;
   for (const summary of completed) {
     const id = summary.parent_task_id;

@@ -1,6 +1,6 @@
 import { OrchestratorError, unwrap } from '../domain/errors.js';
 import { checkTaskId } from '../domain/ids.js';
-import { interruptedSubtasks, progressOf, statusCounts } from '../domain/lifecycle.js';
+import { interruptedSubtasks, isInterrupted, progressOf, statusCounts } from '../domain/lifecycle.js';
 import type { ParentTask, Progress, StatusCounts, Subtask } from '../domain/model.js';
 import type { AppContext } from './context.js';
 
@@ -30,7 +30,7 @@ export async function showTask(ctx: AppContext, rawId: unknown): Promise<ParentD
     const holder = await ctx.store.read(parentId);
     const subtask = holder.subtasks.find((s) => s.task_id === id);
     if (!subtask) continue;
-    const interrupted = interruptedSubtasks(holder, (o) => ctx.isOwnerAlive(o)).some((s) => s.task_id === id);
+    const interrupted = isInterrupted(subtask, ctx.isOwnerAlive);
     matches.push({ parent_task_id: parentId, parent_title: holder.title ?? holder.description, location: await locationOf(ctx, parentId), interrupted, subtask });
   }
   if (matches.length === 0) throw new OrchestratorError('TASK_NOT_FOUND', `No task or subtask ${id} in ${ctx.baseDir}. "task-orchestrator status --all" lists the ids.`, { id });
@@ -57,7 +57,7 @@ async function readIfExists(ctx: AppContext, id: string): Promise<ParentTask | n
   }
 }
 
+/** The store knows where a parent is without listing the archive. */
 async function locationOf(ctx: AppContext, parentTaskId: string): Promise<'active' | 'archive'> {
-  const summaries = await ctx.store.list({ includeArchived: true });
-  return summaries.find((s) => s.parent_task_id === parentTaskId)?.location ?? 'active';
+  return (await ctx.store.locationOf(parentTaskId)) ?? 'active';
 }
