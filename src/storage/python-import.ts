@@ -1,4 +1,4 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { OrchestratorError } from '../domain/errors.js';
 import { isParentComplete } from '../domain/lifecycle.js';
@@ -7,22 +7,30 @@ import { parseTaskFile } from '../domain/task-file.js';
 import { problemWith } from './catalog.js';
 import type { FileTaskStore } from './file-task-store.js';
 import { STORE_FOLDER } from './layout.js';
+import { PYTHON_ROLE_FILES, projectRoleFiles, type RolesImportReport } from './python-roles.js';
 import { readPythonDatabase } from './python-sqlite.js';
 
 /**
  * Imports a Python MCP Task Orchestrator installation: its task files (.task_orchestrator/tasks/
- * active and archive) and its SQLite database (task_orchestrator.db). The source is only read. Each
+ * active and archive), its SQLite databases and its custom roles. The source is only read. Each
  * parent keeps its id; one already in the store is left as it is, so running the import again
  * changes nothing. Completed parents go to tasks/archive/, the others to tasks/active/.
  */
 export interface PythonInstallation {
-  /** The Python .task_orchestrator folder. */
+  /** The Python .task_orchestrator folder (it may be missing when only a v1.3 database is found). */
   root: string;
+  /** The folder the Python server ran in: v1.3 and v1.4 kept their database and *_roles.yaml there. */
+  projectDir: string;
   taskFiles: string[];
-  database: string | null;
+  /** Every task_orchestrator.db found, each read once. */
+  databases: string[];
+  /** Python role files, most specific first: roles/custom_roles.yaml, roles/project_roles.yaml, then <project>/*_roles.yaml. */
+  roleFiles: string[];
 }
 
 export const PYTHON_DATABASE_FILE = 'task_orchestrator.db';
+/** The Python server's own setting for its database file (relative paths are taken from the folder it ran in). */
+export const PYTHON_DB_PATH_VARIABLE = 'MCP_TASK_ORCHESTRATOR_DB_PATH';
 
 export type ImportOutcome = 'imported' | 'already_present' | 'duplicate' | 'unreadable' | 'failed';
 
@@ -36,10 +44,19 @@ export interface ImportEntry {
   detail?: string;
 }
 
+/** One database that was read, with the committed changes found in its -wal file. */
+export interface DatabaseRead {
+  file: string;
+  parents: number;
+  wal_pages_applied: number;
+}
+
 export interface ImportReport {
   source_root: string;
-  database: string | null;
-  wal_pages_applied: number;
+  /** Every source read: the task-file folders, each database, each role file. */
+  task_files: number;
+  databases: DatabaseRead[];
+  roles: RolesImportReport;
   entries: ImportEntry[];
   counts: Record<ImportOutcome, number>;
 }
@@ -50,23 +67,60 @@ interface Candidate {
   origin: 'json' | 'sqlite';
 }
 
-/** Finds the Python .task_orchestrator folder in `dir` (or `dir` itself), with its task files and database. */
-export async function findPythonInstallation(dir: string): Promise<PythonInstallation> {
+/**
+ * Finds a Python installation in `dir` (the folder the Python server ran in, or its .task_orchestrator
+ * folder). v1.5 keeps task_orchestrator.db inside .task_orchestrator/, v1.3 and v1.4 beside it, and
+ * MCP_TASK_ORCHESTRATOR_DB_PATH may name another file: every one that exists is read.
+ */
+export async function findPythonInstallation(dir: string, env: NodeJS.ProcessEnv = process.env): Promise<PythonInstallation> {
   const base = path.resolve(dir);
-  for (const root of path.basename(base) === STORE_FOLDER ? [base] : [path.join(base, STORE_FOLDER), base]) {
-    const taskFiles = [...(await jsonFiles(path.join(root, 'tasks', 'active'))), ...(await jsonFiles(path.join(root, 'tasks', 'archive')))];
-    const database = path.join(root, PYTHON_DATABASE_FILE);
-    const hasDatabase = (await stat(database).catch(() => null))?.isFile() === true;
-    const hasTasks = (await stat(path.join(root, 'tasks')).catch(() => null))?.isDirectory() === true;
-    if (hasTasks || hasDatabase) return { root, taskFiles, database: hasDatabase ? database : null };
-  }
-  throw new OrchestratorError('INVALID_INPUT', `No Python task orchestrator data in ${base}: expected ${STORE_FOLDER}/tasks/active/, ${STORE_FOLDER}/tasks/archive/ or ${STORE_FOLDER}/${PYTHON_DATABASE_FILE}. Pass the folder the Python server ran in (its MCP_TASK_ORCHESTRATOR_BASE_DIR, else its install folder).`);
+  const { root, projectDir } = await locateRoot(base);
+  const taskFiles = [...(await jsonFiles(path.join(root, 'tasks', 'active'))), ...(await jsonFiles(path.join(root, 'tasks', 'archive')))];
+  const fromEnv = env[PYTHON_DB_PATH_VARIABLE]?.trim();
+  const databases = await distinctFiles([path.join(root, PYTHON_DATABASE_FILE), path.join(projectDir, PYTHON_DATABASE_FILE), ...(fromEnv ? [path.resolve(projectDir, fromEnv)] : [])]);
+  const roleFiles = await distinctFiles([...PYTHON_ROLE_FILES.map((name) => path.join(root, 'roles', name)), ...(await projectRoleFiles(projectDir))]);
+  const hasTasks = (await stat(path.join(root, 'tasks')).catch(() => null))?.isDirectory() === true;
+  if (hasTasks || databases.length || roleFiles.length) return { root, projectDir, taskFiles, databases, roleFiles };
+  throw new OrchestratorError(
+    'INVALID_INPUT',
+    `No Python task orchestrator data in ${base}: expected ${STORE_FOLDER}/tasks/active/, ${STORE_FOLDER}/tasks/archive/, ${PYTHON_DATABASE_FILE} (in ${STORE_FOLDER}/ or beside it), ` +
+      `${STORE_FOLDER}/roles/custom_roles.yaml or *_roles.yaml. Pass the folder the Python server ran in (its MCP_TASK_ORCHESTRATOR_BASE_DIR, else its install folder)` +
+      `${fromEnv ? `; ${PYTHON_DB_PATH_VARIABLE} names ${path.resolve(projectDir, fromEnv)}, which does not exist` : ''}.`,
+  );
 }
 
-export async function importPythonInstallation(store: FileTaskStore, source: PythonInstallation, onProgress?: (done: number, total: number, id: string) => void): Promise<ImportReport> {
+/** `dir/.task_orchestrator` when it exists, else `dir` itself when it holds tasks/ (a copied store folder). */
+async function locateRoot(base: string): Promise<{ root: string; projectDir: string }> {
+  if (path.basename(base) === STORE_FOLDER) return { root: base, projectDir: path.dirname(base) };
+  const nested = path.join(base, STORE_FOLDER);
+  if (await isDirectory(nested)) return { root: nested, projectDir: base };
+  if (await isDirectory(path.join(base, 'tasks'))) return { root: base, projectDir: base };
+  return { root: nested, projectDir: base };
+}
+
+/** The files among `candidates` that exist, each real file once (the same database can be named twice). */
+async function distinctFiles(candidates: string[]): Promise<string[]> {
+  const seen = new Set<string>();
+  const files: string[] = [];
+  for (const file of candidates) {
+    if ((await stat(file).catch(() => null))?.isFile() !== true) continue;
+    const real = await realpath(file);
+    if (seen.has(real)) continue;
+    seen.add(real);
+    files.push(file);
+  }
+  return files;
+}
+
+/** Imports the tasks (the roles are imported by importPythonRoles, which the report then carries). */
+export async function importPythonInstallation(store: FileTaskStore, source: PythonInstallation, onProgress?: (done: number, total: number, id: string) => void): Promise<Omit<ImportReport, 'roles'>> {
   const entries: ImportEntry[] = [];
   const candidates = await readTaskFiles(source.taskFiles, entries);
-  const database = source.database ? await readDatabase(source.database, candidates, entries) : { walPagesApplied: 0 };
+  const databases: DatabaseRead[] = [];
+  for (const file of source.databases) {
+    const read = await readDatabase(file, candidates, entries);
+    if (read) databases.push(read);
+  }
   const chosen = pickMostAdvanced(candidates, entries);
   let done = 0;
   for (const candidate of chosen) {
@@ -75,7 +129,7 @@ export async function importPythonInstallation(store: FileTaskStore, source: Pyt
     done++;
   }
   onProgress?.(done, chosen.length, '');
-  return { source_root: source.root, database: source.database, wal_pages_applied: database.walPagesApplied, entries, counts: countOutcomes(entries) };
+  return { source_root: source.root, task_files: source.taskFiles.length, databases, entries, counts: countOutcomes(entries) };
 }
 
 async function readTaskFiles(files: string[], entries: ImportEntry[]): Promise<Candidate[]> {
@@ -90,13 +144,13 @@ async function readTaskFiles(files: string[], entries: ImportEntry[]): Promise<C
   return candidates;
 }
 
-async function readDatabase(file: string, candidates: Candidate[], entries: ImportEntry[]): Promise<{ walPagesApplied: number }> {
+async function readDatabase(file: string, candidates: Candidate[], entries: ImportEntry[]): Promise<DatabaseRead | null> {
   let content;
   try {
     content = await readPythonDatabase(file);
   } catch (error) {
     entries.push({ parent_task_id: null, source: file, outcome: 'unreadable', detail: `the database cannot be read: ${(error as Error).message}` });
-    return { walPagesApplied: 0 };
+    return null;
   }
   for (const raw of content.parents) {
     const id = String(raw.parent_task_id);
@@ -104,7 +158,7 @@ async function readDatabase(file: string, candidates: Candidate[], entries: Impo
     if (typeof parent === 'string') entries.push({ parent_task_id: id, source: `${file}#${id}`, outcome: 'unreadable', detail: parent });
     else candidates.push({ parent, source: `${file}#${id}`, origin: 'sqlite' });
   }
-  return { walPagesApplied: content.walPagesApplied };
+  return { file, parents: content.parents.length, wal_pages_applied: content.walPagesApplied };
 }
 
 /** The parent in a task file's text, or why it cannot be imported. */
@@ -165,4 +219,8 @@ async function jsonFiles(dir: string): Promise<string[]> {
     .filter((n) => n.endsWith('.json') && !n.startsWith('.'))
     .sort()
     .map((n) => path.join(dir, n));
+}
+
+async function isDirectory(dir: string): Promise<boolean> {
+  return (await stat(dir).catch(() => null))?.isDirectory() === true;
 }

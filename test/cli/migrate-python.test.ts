@@ -5,6 +5,7 @@ import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import initSqlJs from 'sql.js';
+import YAML from 'yaml';
 import { layoutOf, pythonParent, readJson, removeDir, runCli, tempDir, writeText } from './helpers.js';
 
 const FIXTURES = path.resolve(import.meta.dirname, '../fixtures/python-v1');
@@ -142,7 +143,8 @@ describe('migrate --from-python', () => {
     const { stdout } = await runCli(['migrate', '--from-python', path.join(python, '.task_orchestrator'), '--base-dir', target, '--json']);
     const report = JSON.parse(stdout);
     assert.equal(report.counts.already_present, 5);
-    assert.equal(report.database, path.join(python, '.task_orchestrator', 'task_orchestrator.db'));
+    assert.deepEqual(report.databases.map((d: { file: string }) => d.file), [path.join(python, '.task_orchestrator', 'task_orchestrator.db')]);
+    assert.equal(report.task_files, 4);
   });
 });
 
@@ -222,6 +224,74 @@ shutil.move(db + '.kept', db); shutil.move(db + '.kept-wal', db + '-wal')
       assert.equal(force.code, 2);
     } finally {
       await removeDir(empty);
+      await removeDir(target);
+    }
+  });
+
+  test('v1.3 and v1.4 kept the database beside .task_orchestrator/, and MCP_TASK_ORCHESTRATOR_DB_PATH may name another: all are read and reported', async () => {
+    const python = await tempDir('orchestrator-python-');
+    const elsewhere = await tempDir('orchestrator-python-db-');
+    const target = await tempDir();
+    try {
+      await writeText(path.join(python, '.task_orchestrator', 'tasks', 'active', 'task_json000001.json'), JSON.stringify(pythonParent('task_json000001', ['pending'])));
+      await writePythonDatabase(path.join(python, 'task_orchestrator.db'));
+      await writeText(path.join(elsewhere, 'orchestrator.sqlite'), 'not a database');
+      const { code, stdout, stderr } = await runCli(['migrate', '--from-python', python, '--base-dir', target], { env: { MCP_TASK_ORCHESTRATOR_DB_PATH: path.join(elsewhere, 'orchestrator.sqlite') } });
+      assert.equal(code, 1, 'the file named by MCP_TASK_ORCHESTRATOR_DB_PATH is not a database');
+      assert.match(stdout, /1 task file in .*\.task_orchestrator\/tasks/);
+      assert.match(stdout, new RegExp(`database ${python.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/task_orchestrator\\.db \\(3 tasks\\)`));
+      assert.match(stdout, /imported task_db00000001 into tasks\/active\//);
+      assert.match(stdout, /imported task_json000001 into tasks\/active\//);
+      assert.match(stderr, /orchestrator\.sqlite: the database cannot be read/);
+    } finally {
+      await removeDir(python);
+      await removeDir(elsewhere);
+      await removeDir(target);
+    }
+  });
+
+  test('custom roles are imported into custom_roles.yaml without overwriting a role the user already has', async () => {
+    const python = await tempDir('orchestrator-python-');
+    const target = await tempDir();
+    try {
+      const roles = path.join(python, '.task_orchestrator', 'roles');
+      await writeText(path.join(roles, 'custom_roles.yaml'), [
+        'data_engineer:', '  role_definition: You are a data engineer from custom_roles', '  expertise: [ETL]',
+        'architect:', '  output_format: The Python architect format',
+        'broken_role:', '  expertise: 42',
+      ].join('\n'));
+      await writeText(path.join(roles, 'project_roles.yaml'), [
+        'data_engineer:', '  role_definition: You are the project_roles data engineer, which loses',
+        'security_auditor:', '  role_definition: You are a security auditor', '  approach: [Threat model first]',
+      ].join('\n'));
+      await writeText(path.join(python, 'team_roles.yaml'), 'ml_engineer:\n  role_definition: You are an ML engineer\n');
+      const ours = path.join(target, '.task_orchestrator', 'roles', 'custom_roles.yaml');
+      await writeText(ours, '# my own roles\narchitect:\n  output_format: One ADR per decision  # mine\n');
+
+      const { code, stdout, stderr } = await runCli(['migrate', '--from-python', python, '--base-dir', target]);
+      assert.equal(code, 1, 'broken_role could not be imported');
+      assert.match(stderr, /skipped role "broken_role" of .*custom_roles\.yaml: .*expertise must be a list/);
+      assert.match(stdout, /kept your role architect/);
+      assert.match(stdout, /3 roles imported/);
+      const written = await readFile(ours, 'utf8');
+      assert.match(written, /^# my own roles\narchitect:\n  output_format: One ADR per decision # mine\n/, 'the user\'s file and comments come first, unchanged');
+      assert.doesNotMatch(written, /Python architect format|which loses|broken_role/);
+
+      const listed = await runCli(['roles', '--json'], { cwd: target });
+      assert.equal(listed.code, 0, listed.stdout + listed.stderr);
+      const sources = Object.fromEntries(JSON.parse(listed.stdout).roles.map((r: { name: string; source: string; summary: string }) => [r.name, `${r.source}: ${r.summary}`]));
+      assert.equal(sources.data_engineer, 'custom_roles.yaml: Data engineer from custom_roles');
+      assert.equal(sources.security_auditor, 'custom_roles.yaml: Security auditor');
+      assert.equal(sources.ml_engineer, 'custom_roles.yaml: ML engineer');
+      const merged = YAML.parse(written);
+      assert.deepEqual(merged.security_auditor.approach, ['Threat model first']);
+      assert.equal(merged.architect.output_format, 'One ADR per decision');
+
+      const again = await runCli(['migrate', '--from-python', python, '--base-dir', target]);
+      assert.match(again.stdout, /Nothing new to import|0 tasks imported/);
+      assert.equal(await readFile(ours, 'utf8'), written, 'a second run changes nothing');
+    } finally {
+      await removeDir(python);
       await removeDir(target);
     }
   });
