@@ -77,7 +77,7 @@ function fieldOf(issue: StandardSchemaV1.Issue): string {
   return keys.length ? keys.join('.') : '(arguments)';
 }
 
-export function invalidInput(tool: string, issues: readonly StandardSchemaV1.Issue[]): OrchestratorError {
+function invalidInput(tool: string, issues: readonly StandardSchemaV1.Issue[]): OrchestratorError {
   const problems = issues.map((issue) => ({ field: fieldOf(issue), problem: issue.message.replace(/^Invalid input: /, '') }));
   const list = problems.map((p) => `${p.field}: ${p.problem}`).join('; ');
   return new OrchestratorError('INVALID_INPUT', `${list}. Correct ${problems.length === 1 ? 'this argument' : 'these arguments'} (see the input schema of ${tool}) and call it again.`, { tool, issues: problems });
@@ -90,11 +90,12 @@ export function invalidInput(tool: string, issues: readonly StandardSchemaV1.Iss
  * Only the public registerTool and the Standard Schema contract are used; the SDK itself is untouched.
  */
 export function refusingBadInput(server: McpServer, logger: Logger): McpServer {
+  const register = server.registerTool.bind(server) as (name: string, config: object, handler: (...args: unknown[]) => unknown) => unknown;
   const registerTool = (name: string, config: { inputSchema?: unknown }, handler: (...args: unknown[]) => unknown) => {
     const schema = config.inputSchema as StandardSchemaWithJSON | undefined;
-    if (!schema?.['~standard']?.jsonSchema) return (server.registerTool as (...a: unknown[]) => unknown)(name, config, handler);
+    if (!schema?.['~standard']?.jsonSchema) return register(name, config, handler); // a raw shape: left to the SDK
     const guarded = (args: unknown, ctx: unknown) => (isMismatch(args) ? errorResult(invalidInput(name, args[MISMATCH]), logger) : handler(args, ctx));
-    return (server.registerTool as (...a: unknown[]) => unknown)(name, { ...config, inputSchema: passingMismatchOn(schema) }, guarded);
+    return register(name, { ...config, inputSchema: passingMismatchOn(schema) }, guarded);
   };
   return new Proxy(server, {
     get(target, key) {
