@@ -2,6 +2,7 @@ import { McpServer } from '@modelcontextprotocol/server';
 import type { Logger } from '../app/ports.js';
 import { VERSION } from '../version.js';
 import type { ProjectHost } from './project-host.js';
+import { refusingBadInput } from './tool-result.js';
 import { registerCompleteSubtask } from './tools/complete-subtask.js';
 import { registerExecuteSubtask } from './tools/execute-subtask.js';
 import { registerGetStatus } from './tools/get-status.js';
@@ -19,8 +20,9 @@ export function createServer(host: ProjectHost, logger: Logger): McpServer {
         'plan with orchestrator_plan_task; run each subtask with orchestrator_execute_subtask and orchestrator_complete_subtask; finish with orchestrator_synthesize_results.',
     },
   );
+  const tools = refusingBadInput(server, logger);
   for (const register of [registerInitializeSession, registerPlanTask, registerExecuteSubtask, registerCompleteSubtask, registerSynthesizeResults, registerGetStatus]) {
-    register(server, host, logger);
+    register(tools, host, logger);
   }
   return server;
 }

@@ -7,6 +7,7 @@ import { InMemoryTransport } from '@modelcontextprotocol/server';
 import { readSettings } from '../../src/config.js';
 import { ProjectHost } from '../../src/mcp/project-host.js';
 import { createServer } from '../../src/mcp/server.js';
+import { ERROR_META_KEY, type ErrorMeta } from '../../src/mcp/tool-result.js';
 import { silentLogger } from '../../src/storage/logger.js';
 
 export const CLI = path.resolve(import.meta.dirname, '../../dist/cli/main.js');
@@ -15,6 +16,8 @@ export interface ToolReply {
   isError: boolean;
   text: string;
   data: any;
+  /** A refusal's machine-readable code, message and data (from _meta). */
+  error?: ErrorMeta;
 }
 
 export interface Connection {
@@ -32,8 +35,9 @@ function wrap(client: Client, onClose: () => Promise<void>): Connection {
   return {
     client,
     async call(name, args = {}) {
-      const reply = (await client.callTool({ name, arguments: args })) as { isError?: boolean; content: { type: string; text?: string }[]; structuredContent?: unknown };
-      return { isError: reply.isError === true, text: reply.content.map((c) => c.text ?? '').join('\n'), data: reply.structuredContent };
+      const reply = (await client.callTool({ name, arguments: args })) as { isError?: boolean; content: { type: string; text?: string }[]; structuredContent?: unknown; _meta?: Record<string, unknown> };
+      const error = reply._meta?.[ERROR_META_KEY] as ErrorMeta | undefined;
+      return { isError: reply.isError === true, text: reply.content.map((c) => c.text ?? '').join('\n'), data: reply.structuredContent, ...(error ? { error } : {}) };
     },
     async close() {
       await client.close();

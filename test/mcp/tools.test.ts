@@ -74,7 +74,7 @@ describe('the six tools through the official client, in process', () => {
 
     const blocked = await mcp.call('orchestrator_execute_subtask', { task_id: ids.build });
     assert.equal(blocked.isError, true);
-    assert.equal(blocked.data.error.code, 'UNMET_DEPENDENCIES');
+    assert.equal(blocked.error?.code, 'UNMET_DEPENDENCIES');
     assert.match(blocked.text, /Design the export/);
 
     const prompt = await mcp.call('orchestrator_execute_subtask', { task_id: ids.design });
@@ -150,9 +150,9 @@ describe('the six tools through the official client, in process', () => {
 
     const before = await snapshot(project.dir);
     const refused = await mcp.call('orchestrator_complete_subtask', { task_id: only, summary: 'Memcached instead', detailed_work: 'long '.repeat(1000) });
-    assert.equal(refused.data.error.code, 'INVALID_TRANSITION');
+    assert.equal(refused.error?.code, 'INVALID_TRANSITION');
     const elsewhere = await mcp.call('orchestrator_complete_subtask', { task_id: 'zz.1', parent_task_id: 'task_nonexist', summary: 's', detailed_work: 'long '.repeat(1000) });
-    assert.equal(elsewhere.data.error.code, 'TASK_NOT_FOUND');
+    assert.equal(elsewhere.error?.code, 'TASK_NOT_FOUND');
     assert.deepEqual(await snapshot(project.dir), before, 'a refused completion writes no detailed-work file');
   });
 
@@ -171,7 +171,7 @@ describe('the six tools through the official client, in process', () => {
   });
 
   describe('bad input is refused with a code and a fix, and changes nothing on disk', () => {
-    const cases: [string, string, Record<string, unknown>, string | RegExp][] = [
+    const cases: [string, string, Record<string, unknown>, string, RegExp?][] = [
       ['malformed subtasks_json', 'orchestrator_plan_task', { description: 'x', subtasks_json: '[{"title": "a",' }, 'INVALID_PLAN'],
       ['unknown role', 'orchestrator_plan_task', { description: 'x', subtasks: [{ title: 'a', specialist_type: 'wizard' }] }, 'UNKNOWN_ROLE'],
       ['unknown dependency', 'orchestrator_plan_task', { description: 'x', subtasks: [{ task_id: 'a', title: 'a', specialist_type: 'tester', dependencies: ['nope'] }] }, 'UNKNOWN_DEPENDENCY'],
@@ -184,17 +184,20 @@ describe('the six tools through the official client, in process', () => {
       ['a parent id where a subtask id belongs', 'orchestrator_complete_subtask', { task_id: 'task_0123456789', results: 'x' }, 'TASK_NOT_FOUND'],
       ['a path as parent id', 'orchestrator_synthesize_results', { parent_task_id: '/etc/passwd' }, 'INVALID_TASK_ID'],
       ['missing results', 'orchestrator_complete_subtask', { task_id: 'task_0123456789.1' }, 'INVALID_INPUT'],
-      ['wrong types', 'orchestrator_execute_subtask', { task_id: 42 }, /Input validation error.*task_id/],
-      ['unknown next_action', 'orchestrator_complete_subtask', { task_id: 'task_0123456789.1', results: 'x', next_action: 'later' }, /next_action/],
+      ['wrong types', 'orchestrator_execute_subtask', { task_id: 42 }, 'INVALID_INPUT', /^INVALID_INPUT: task_id: expected string, received number/],
+      ['unknown next_action', 'orchestrator_complete_subtask', { task_id: 'task_0123456789.1', results: 'x', next_action: 'later' }, 'INVALID_INPUT', /^INVALID_INPUT: next_action: /],
+      ['a field the schema requires, missing', 'orchestrator_synthesize_results', {}, 'INVALID_INPUT', /^INVALID_INPUT: parent_task_id: /],
       ['bad cursor', 'orchestrator_get_status', { cursor: 'not-a-cursor' }, 'INVALID_INPUT'],
     ];
-    for (const [name, tool, args, expected] of cases) {
+    for (const [name, tool, args, code, mentions] of cases) {
       test(name, async () => {
         const before = await snapshot(project.dir);
         const reply = await mcp.call(tool, args);
         assert.equal(reply.isError, true, `${name} should be refused`);
-        if (typeof expected === 'string') assert.equal(reply.data?.error?.code, expected, reply.text);
-        else assert.match(reply.text, expected);
+        assert.equal(reply.error?.code, code, reply.text);
+        assert.ok(reply.text.startsWith(`${code}: `), `the text starts with the code: ${reply.text}`);
+        if (mentions) assert.match(reply.text, mentions);
+        assert.equal(reply.data, undefined, 'no structuredContent on a refusal');
         assert.ok(reply.text.length > 30, 'the message explains the problem');
         assert.deepEqual(await snapshot(project.dir), before, 'nothing changed on disk');
       });
@@ -268,14 +271,14 @@ describe('roles and folders', () => {
     const mcp = await connectInProcess(null);
     try {
       const refused = await mcp.call('orchestrator_get_status');
-      assert.equal(refused.data.error.code, 'NO_PROJECT_FOLDER');
+      assert.equal(refused.error?.code, 'NO_PROJECT_FOLDER');
       assert.match(refused.text, /working_directory/);
       const relative = await mcp.call('orchestrator_initialize_session', { working_directory: 'relative/path' });
-      assert.equal(relative.data.error.code, 'INVALID_INPUT');
+      assert.equal(relative.error?.code, 'INVALID_INPUT');
       const typo = await mcp.call('orchestrator_initialize_session', { working_directory: path.join(project.dir, 'no-such-folder') });
-      assert.equal(typo.data.error.code, 'INVALID_INPUT');
+      assert.equal(typo.error?.code, 'INVALID_INPUT');
       assert.match(typo.text, /no such folder/);
-      assert.equal((await mcp.call('orchestrator_initialize_session', { working_directory: '/' })).data.error.code, 'INVALID_INPUT');
+      assert.equal((await mcp.call('orchestrator_initialize_session', { working_directory: '/' })).error?.code, 'INVALID_INPUT');
       await assert.rejects(stat(path.join(project.dir, 'no-such-folder')), 'nothing is created for a mistyped folder');
       const session = await mcp.call('orchestrator_initialize_session', { working_directory: project.dir });
       assert.equal(session.isError, false, session.text);
@@ -294,7 +297,7 @@ describe('roles and folders', () => {
     const mcp = await connectInProcess(notAFolder);
     try {
       const reply = await mcp.call('orchestrator_get_status');
-      assert.equal(reply.data.error.code, 'STORAGE_ERROR');
+      assert.equal(reply.error?.code, 'STORAGE_ERROR');
       assert.match(reply.text, /MCP_TASK_ORCHESTRATOR_BASE_DIR/);
       const moved = await mcp.call('orchestrator_initialize_session', { working_directory: project.dir });
       assert.equal(moved.isError, false, moved.text);
