@@ -1,5 +1,7 @@
 import { OrchestratorError, unwrap } from '../domain/errors.js';
-import { completeSubtask as applyCompletion, nextRecommended, progressOf } from '../domain/lifecycle.js';
+import { createHash } from 'node:crypto';
+import { completeSubtask as applyCompletion, nextRecommended, nextWorkFileNumber, progressOf, type Completion } from '../domain/lifecycle.js';
+import { LIMITS, textProblem } from '../domain/limits.js';
 import type { NextAction, Progress } from '../domain/model.js';
 import { brief, locateSubtask, nowIso, subtaskOf, type AppContext } from './context.js';
 
@@ -37,18 +39,27 @@ export async function completeSubtask(ctx: AppContext, request: CompleteSubtaskR
   if (!summary) {
     throw new OrchestratorError('INVALID_INPUT', 'results (or summary) is missing or empty. Say what was done and found in a few sentences; put long output in detailed_work.');
   }
-  const { parentTaskId, taskId } = await locateSubtask(ctx, request.task_id, request.parent_task_id);
   const detailed = request.detailed_work?.trim() ?? '';
+  checkCompletionText(summary, detailed, request);
+  const { parentTaskId, taskId } = await locateSubtask(ctx, request.task_id, request.parent_task_id);
   const toFile = detailed.length > DETAILED_WORK_INLINE_LIMIT;
   const results = detailed && !toFile ? `${summary}\n\n${detailed}` : summary;
-  const completion = { results, artifacts: artifactList(request), artifactType: request.artifact_type ?? null, nextAction: request.next_action ?? 'continue', detailedWorkFile: null, now: nowIso(ctx) };
+  const completion: Completion = {
+    results,
+    artifacts: artifactList(request),
+    artifactType: request.artifact_type ?? null,
+    nextAction: request.next_action ?? 'continue',
+    detailedWorkFile: null,
+    detailedWorkDigest: detailed ? createHash('sha256').update(detailed).digest('hex') : null,
+    now: nowIso(ctx),
+  };
   let alreadyRecorded = false;
   const parent = await ctx.store.update(parentTaskId, async (current) => {
     const next = unwrap(applyCompletion(current, taskId, completion));
     alreadyRecorded = next === current;
     if (alreadyRecorded || !toFile) return next;
     // Only a change that is valid gets its document written, so a refused call leaves nothing behind.
-    const detailedWorkFile = await ctx.store.saveDocument(parentTaskId, taskId, detailed);
+    const detailedWorkFile = await ctx.store.saveDocument(parentTaskId, taskId, detailed, nextWorkFileNumber(subtaskOf(current, taskId)));
     return unwrap(applyCompletion(current, taskId, { ...completion, detailedWorkFile }));
   });
   const nextAction = completion.nextAction;
@@ -69,6 +80,19 @@ export async function completeSubtask(ctx: AppContext, request: CompleteSubtaskR
     next_recommended_task: brief(next),
     next_step: nextStep(parentTaskId, parentCompleted, next?.task_id, subtask.status),
   };
+}
+
+/** Refuses, before anything is read or written, a text that is too long or not valid Unicode. */
+function checkCompletionText(summary: string, detailed: string, request: CompleteSubtaskRequest): void {
+  const artifacts = artifactList(request);
+  const problems = [
+    textProblem(request.results !== undefined ? 'results' : 'summary', summary, LIMITS.results, 'Keep it to what a later specialist must know; put long output (diffs, logs, analyses) in detailed_work, which is stored in a file.'),
+    textProblem('detailed_work', detailed, LIMITS.detailedWork, 'Save the rest in the project and list the files in artifacts.'),
+    textProblem('artifact_type', request.artifact_type ?? '', LIMITS.artifactType),
+    artifacts.length > LIMITS.artifacts ? `artifacts has ${artifacts.length} entries; at most ${LIMITS.artifacts} are accepted. List the main files, or a folder.` : null,
+    ...artifacts.map((a, i) => textProblem(`artifacts[${i}]`, a, LIMITS.artifact, 'Give a path or a short reference.')),
+  ].filter((p): p is string => p !== null);
+  if (problems.length) throw new OrchestratorError('INVALID_INPUT', `${problems.join(' ')} Nothing was recorded.`);
 }
 
 function artifactList(request: CompleteSubtaskRequest): string[] {

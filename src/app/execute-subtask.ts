@@ -1,4 +1,4 @@
-import { startSubtask, unmetDependencies } from '../domain/lifecycle.js';
+import { findSubtask, missingDependencies, startSubtask, unmetDependencies } from '../domain/lifecycle.js';
 import { renderSpecialistPrompt } from '../domain/prompt.js';
 import type { Role } from '../domain/roles.js';
 import { OrchestratorError, unwrap } from '../domain/errors.js';
@@ -30,7 +30,7 @@ export async function executeSubtask(ctx: AppContext, request: ExecuteSubtaskReq
   const parent = await ctx.store.update(parentTaskId, (current) => {
     const subtask = subtaskOf(current, taskId);
     if (!ctx.roles.roles.has(subtask.specialist_type)) throw unknownRole(taskId, subtask.specialist_type);
-    forcedPast = unmetDependencies(current, subtask).map((d) => d.task_id);
+    forcedPast = [...missingDependencies(current, subtask), ...unmetDependencies(current, subtask).map((d) => d.task_id)];
     return unwrap(startSubtask(current, taskId, { force: request.force === true, owner: ctx.owner, now: nowIso(ctx) }));
   });
   const subtask = subtaskOf(parent, taskId);
@@ -45,9 +45,9 @@ export async function executeSubtask(ctx: AppContext, request: ExecuteSubtaskReq
     status: 'active',
     specialist_prompt: prompt,
     role: { name: role.name, role_definition: role.role_definition, expertise: role.expertise, approach: role.approach, output_format: role.output_format },
-    dependency_results: subtask.dependencies.map((id) => {
-      const dep = subtaskOf(parent, id);
-      return { task_id: dep.task_id, title: dep.title, status: dep.status, results: dep.results, detailed_work_file: dep.detailed_work_file ?? null };
+    dependency_results: subtask.dependencies.flatMap((id) => {
+      const dep = findSubtask(parent, id); // a dependency naming no subtask was only started past with force
+      return dep ? [{ task_id: dep.task_id, title: dep.title, status: dep.status, results: dep.results, detailed_work_file: dep.detailed_work_file ?? null }] : [];
     }),
     forced_past_dependencies: forcedPast,
     next_step: `Work on it as the ${role.name}, then call orchestrator_complete_subtask with task_id "${taskId}".`,

@@ -58,8 +58,12 @@ export interface TaskStore {
   statistics(options: { includeArchived: boolean }): Promise<StoreStatistics>;
   /** Files that could not be used, as of the last look. */
   problems(): StoreProblem[];
-  /** Stores a long text (a subtask's detailed work) durably; returns its path relative to .task_orchestrator/. */
-  saveDocument(parentTaskId: string, subtaskId: string, text: string): Promise<string>;
+  /**
+   * Stores a long text (a subtask's detailed work) durably as the subtask's document number `number`;
+   * returns its path relative to .task_orchestrator/. Called under the parent's lock, with a number no
+   * stored document uses yet, so writing it again (a retry after a crash) replaces only an unreferenced file.
+   */
+  saveDocument(parentTaskId: string, subtaskId: string, text: string, number: number): Promise<string>;
   close(): Promise<void>;
 }
 

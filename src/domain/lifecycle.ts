@@ -14,6 +14,15 @@ export function unmetDependencies(parent: ParentTask, subtask: Subtask): Subtask
     .filter((dep): dep is Subtask => dep !== undefined && dep.status !== 'completed');
 }
 
+/** Dependencies that name no subtask of the parent (possible in Python-era files): they can never be met. */
+export function missingDependencies(parent: ParentTask, subtask: Subtask): string[] {
+  return subtask.dependencies.filter((id) => !findSubtask(parent, id));
+}
+
+function isReady(parent: ParentTask, subtask: Subtask): boolean {
+  return unmetDependencies(parent, subtask).length === 0 && missingDependencies(parent, subtask).length === 0;
+}
+
 export interface StartOptions {
   force: boolean;
   owner: ActiveOwner;
@@ -28,6 +37,10 @@ export function startSubtask(parent: ParentTask, taskId: string, options: StartO
     return fail('INVALID_TRANSITION', `Subtask ${taskId} ("${truncate(subtask.title, 60)}") is already completed (at ${subtask.completed_at ?? 'an unknown time'}). Its results are in orchestrator_synthesize_results; pass force: true only to run it again from scratch.`, { task_id: taskId, status: subtask.status });
   }
   const unmet = unmetDependencies(parent, subtask);
+  const missing = missingDependencies(parent, subtask);
+  if (missing.length > 0 && !options.force) {
+    return fail('UNMET_DEPENDENCIES', `Subtask ${taskId} depends on ${missing.join(', ')}, which ${missing.length === 1 ? 'is' : 'are'} not a subtask of ${parent.parent_task_id} (a file from the Python orchestrator?), so it can never be met. Pass force: true to start it anyway.`, { task_id: taskId, missing_dependencies: missing });
+  }
   if (unmet.length > 0 && !options.force) {
     const names = unmet.map((d) => `${d.task_id} ("${truncate(d.title, 50)}", ${d.status})`).join(', ');
     return fail('UNMET_DEPENDENCIES', `Subtask ${taskId} depends on unfinished work: ${names}. Execute and complete those first, or pass force: true to start anyway.`, { task_id: taskId, unmet_dependencies: unmet.map((d) => ({ task_id: d.task_id, title: d.title, status: d.status })) });
@@ -49,7 +62,10 @@ export interface Completion {
   artifacts: string[];
   artifactType: string | null;
   nextAction: NextAction;
+  /** A new detailed-work file written for this call; the previous one moves to earlier_work_files. */
   detailedWorkFile: string | null;
+  /** sha256 of the call's detailed_work, null when it sent none. */
+  detailedWorkDigest: string | null;
   now: string;
 }
 
@@ -61,35 +77,48 @@ export function completeSubtask(parent: ParentTask, taskId: string, completion: 
   // A retried call (the reply was lost) must not fail or write twice: same outcome, nothing to do.
   if (isRepeat(subtask, completion)) return ok(parent);
   if (finishing && subtask.status === 'completed') {
-    return fail('INVALID_TRANSITION', `Subtask ${taskId} ("${truncate(subtask.title, 60)}") is already completed (at ${subtask.completed_at ?? 'an unknown time'}). To replace its results, send next_action "needs_revision" and then execute and complete it again.`, { task_id: taskId, status: subtask.status });
+    const differs = newMaterial(subtask, completion).join(', ');
+    return fail('INVALID_TRANSITION', `Subtask ${taskId} ("${truncate(subtask.title, 60)}") is already completed (at ${subtask.completed_at ?? 'an unknown time'}), and this call brings different ${differs}, which was not stored. To replace its results, send next_action "needs_revision" and then execute and complete it again.`, { task_id: taskId, status: subtask.status, differs });
   }
   return ok(withSubtask(parent, taskId, completion.now, (s) => applyCompletion(s, completion)));
 }
 
+/** The number the next detailed-work file of this subtask gets (1, 2, ...), one per document it ever had. */
+export function nextWorkFileNumber(subtask: Subtask): number {
+  return (subtask.earlier_work_files?.length ?? 0) + (subtask.detailed_work_file ? 1 : 0) + 1;
+}
+
 function applyCompletion(subtask: Subtask, c: Completion): Subtask {
   const artifacts = [...new Set([...subtask.artifacts, ...c.artifacts])];
+  const replaced = c.detailedWorkFile && subtask.detailed_work_file ? [subtask.detailed_work_file] : [];
   const common = {
     ...subtask,
     artifacts,
     active_owner: null,
     artifact_type: c.artifactType ?? subtask.artifact_type ?? null,
     detailed_work_file: c.detailedWorkFile ?? subtask.detailed_work_file ?? null,
+    detailed_work_digest: c.detailedWorkDigest,
+    ...(replaced.length ? { earlier_work_files: [...(subtask.earlier_work_files ?? []), ...replaced] } : {}),
   };
+  // Results already recorded are kept as a revision note whenever the subtask leaves "completed": never lost.
+  const previous = subtask.status === 'completed' && subtask.results ? [subtask.results] : [];
   switch (c.nextAction) {
     case 'continue':
     case 'complete':
       return { ...common, status: 'completed', results: c.results, completed_at: c.now, blocked_reason: null };
-    case 'needs_revision': {
-      // Work already completed is kept as a note too: sending it back must not lose it.
-      const previous = subtask.status === 'completed' && subtask.results ? [subtask.results] : [];
+    case 'needs_revision':
       return { ...common, status: 'pending', results: null, completed_at: null, blocked_reason: null, revision_notes: [...(subtask.revision_notes ?? []), ...previous, c.results] };
-    }
     case 'blocked':
-      return { ...common, status: 'blocked', results: c.results, completed_at: null, blocked_reason: c.results };
+      return { ...common, status: 'blocked', results: c.results, completed_at: null, blocked_reason: c.results, ...(previous.length ? { revision_notes: [...(subtask.revision_notes ?? []), ...previous] } : {}) };
   }
 }
 
+/** A retried call (its reply was lost) is a repeat only when it would change nothing: same outcome and no new material. */
 function isRepeat(subtask: Subtask, c: Completion): boolean {
+  return sameOutcome(subtask, c) && newMaterial(subtask, c).length === 0;
+}
+
+function sameOutcome(subtask: Subtask, c: Completion): boolean {
   switch (c.nextAction) {
     case 'continue':
     case 'complete':
@@ -99,6 +128,17 @@ function isRepeat(subtask: Subtask, c: Completion): boolean {
     case 'blocked':
       return subtask.status === 'blocked' && subtask.blocked_reason === c.results;
   }
+}
+
+/** What the call brings that the subtask does not hold: the names of those fields. */
+function newMaterial(subtask: Subtask, c: Completion): string[] {
+  const fields: string[] = [];
+  const finishing = c.nextAction === 'continue' || c.nextAction === 'complete';
+  if (finishing && subtask.results !== c.results) fields.push('results');
+  if ((subtask.detailed_work_digest ?? null) !== c.detailedWorkDigest) fields.push('detailed_work');
+  if (c.artifacts.some((a) => !subtask.artifacts.includes(a))) fields.push('artifacts');
+  if (c.artifactType !== null && c.artifactType !== (subtask.artifact_type ?? null)) fields.push('artifact_type');
+  return fields;
 }
 
 /** Returns a copy of the parent with one subtask replaced, the parent's status and counters brought up to date. */
@@ -146,7 +186,7 @@ export function nextRecommended(parent: ParentTask, justCompletedId?: string): S
   const byId = new Map(parent.subtasks.map((s) => [s.task_id, s]));
   const ready = topologicalOrder(parent.subtasks)
     .map((id) => byId.get(id)!)
-    .filter((s) => s.status === 'pending' && unmetDependencies(parent, s).length === 0);
+    .filter((s) => s.status === 'pending' && isReady(parent, s));
   const unblocked = justCompletedId ? ready.find((s) => s.dependencies.includes(justCompletedId)) : undefined;
   return unblocked ?? ready[0] ?? null;
 }

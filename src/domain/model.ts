@@ -55,8 +55,12 @@ export interface Subtask {
   active_owner?: ActiveOwner | null;
   /** Kind of the artifacts (code, documentation, analysis, ...). */
   artifact_type?: string | null;
-  /** Path, relative to .task_orchestrator/, of the file holding long detailed work. */
+  /** Path, relative to .task_orchestrator/, of the file holding the latest long detailed work. */
   detailed_work_file?: string | null;
+  /** Earlier detailed-work files of this subtask (attempts sent back or blocked), oldest first: none is orphaned. */
+  earlier_work_files?: string[];
+  /** sha256 of the detailed_work the last complete_subtask sent (null: none), so a retry is told from new material. */
+  detailed_work_digest?: string | null;
   /** Results of earlier attempts sent back with next_action "needs_revision", oldest first. */
   revision_notes?: string[];
   /** Why it is blocked (next_action "blocked"). */

@@ -1,6 +1,7 @@
 import { COMPLEXITY_LEVELS, CURRENT_FORMAT_VERSION, type Complexity, type ParentTask, type Subtask } from './model.js';
 import { fail, ok, type Check, type ErrorCode } from './errors.js';
 import { subtaskIdFor, truncate } from './ids.js';
+import { LIMITS, textProblem } from './limits.js';
 
 export interface PlanRequest {
   description: unknown;
@@ -39,14 +40,19 @@ export const MAX_SUBTASKS = 200;
 export function validatePlan(request: PlanRequest, knownRoles: ReadonlySet<string>, parentTaskId: string, now: string): Check<ValidPlan> {
   const description = typeof request.description === 'string' ? request.description.trim() : '';
   if (!description) return fail('INVALID_INPUT', 'description is missing or empty. Describe the overall goal in one or two sentences.');
+  const descriptionProblem = textProblem('description', description, LIMITS.description, 'Keep the goal short; put background in context.');
+  if (descriptionProblem) return fail('INVALID_INPUT', descriptionProblem);
   const complexity = readComplexity(request.complexity_level);
   if (!complexity.ok) return complexity;
   const context = request.context === undefined || request.context === null ? '' : String(request.context);
+  const contextProblem = textProblem('context', context, LIMITS.context, 'Summarize it, and point to files in the project for the details.');
+  if (contextProblem) return fail('INVALID_INPUT', contextProblem);
   const raw = readSubtaskList(request);
   if (!raw.ok) return raw;
 
   const problems: Problem[] = [];
   const items = raw.value.map((entry, index) => readItem(entry, index, knownRoles, problems));
+  items.forEach((item, index) => checkItemText(item, index, problems));
   checkHandles(items, problems);
   checkDependencies(items, problems);
   if (problems.length > 0) return reportProblems(problems);
@@ -113,6 +119,21 @@ function readItem(entry: unknown, index: number, knownRoles: ReadonlySet<string>
   const dependencies = readDependencies(item.dependencies, where, problems);
   const handle = textField(item.task_id ?? item.id) || `#${index + 1}`;
   return { handle, title, description, specialist_type: role, dependencies, estimated_effort: textField(item.estimated_effort) };
+}
+
+function checkItemText(item: PlanItem, index: number, problems: Problem[]): void {
+  const where = `subtasks[${index}]`;
+  const fields: [string, string, number, string][] = [
+    ['title', item.title, LIMITS.title, 'Use a short title; details go in description.'],
+    ['description', item.description, LIMITS.subtaskDescription, 'Point to files in the project for long specifications.'],
+    ['estimated_effort', item.estimated_effort, LIMITS.estimatedEffort, 'Use a rough figure such as "2 hours".'],
+    ['task_id', item.handle, LIMITS.handle, 'Use a short handle such as "design".'],
+    ...item.dependencies.map((dep, i): [string, string, number, string] => [`dependencies[${i}]`, dep, LIMITS.handle, '']),
+  ];
+  for (const [field, value, max, hint] of fields) {
+    const problem = textProblem(`${where}.${field}`, value, max, hint);
+    if (problem) problems.push({ code: 'INVALID_INPUT', text: problem });
+  }
 }
 
 function readDependencies(value: unknown, where: string, problems: Problem[]): string[] {

@@ -80,8 +80,9 @@ function readSubtask(value: unknown, where: string): Subtask {
     completed_at: optionalText(value, 'completed_at', true, where) ?? null,
   } as Subtask;
   for (const key of ['handle', 'updated_at']) optionalText(value, key, false, where);
-  for (const key of ['started_at', 'artifact_type', 'detailed_work_file', 'blocked_reason']) optionalText(value, key, true, where);
+  for (const key of ['started_at', 'artifact_type', 'detailed_work_file', 'detailed_work_digest', 'blocked_reason']) optionalText(value, key, true, where);
   if (value.revision_notes !== undefined) textList(value, 'revision_notes', where);
+  if (value.earlier_work_files !== undefined) textList(value, 'earlier_work_files', where);
   const owner = value.active_owner;
   if (owner !== undefined && owner !== null && !(isObject(owner) && typeof owner.pid === 'number' && typeof owner.host === 'string' && typeof owner.instance === 'string')) {
     throw new ShapeError(`${at('active_owner')}: expected {pid, host, instance} or null`);

@@ -179,13 +179,13 @@ export class FileTaskStore implements TaskStore {
     return this.catalog.problems();
   }
 
-  async saveDocument(parentTaskId: string, subtaskId: string, text: string): Promise<string> {
+  async saveDocument(parentTaskId: string, subtaskId: string, text: string, number: number): Promise<string> {
     const dir = path.join(this.options.layout.workDir, parentTaskId);
     // A new folder's own entry must reach the disk too, or power loss could lose the file inside it.
     if (await mkdir(dir, { recursive: true })) await this.fs.syncDir(this.options.layout.workDir).catch((error: Error) => {
       throw storageError(error, `create ${dir}`);
     });
-    const file = path.join(dir, `${subtaskId}.${Date.now().toString(36)}${this.randomHex(4)}.md`);
+    const file = path.join(dir, `${subtaskId}.${number}.md`);
     await this.writeDurably(file, text);
     return relativeToRoot(this.options.layout, file);
   }

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from '@modelcontextprotocol/client';
@@ -82,3 +82,17 @@ export const samplePlan = {
     { task_id: 'docs', title: 'Document the export', description: 'Update the docs', specialist_type: 'documenter', dependencies: ['design'] },
   ],
 };
+
+/** Every file under a folder (logs aside) with its content, to prove that a refused call changed nothing. */
+export async function snapshot(dir: string): Promise<Map<string, string>> {
+  const files = new Map<string, string>();
+  const walk = async (d: string): Promise<void> => {
+    for (const entry of await readdir(d, { withFileTypes: true })) {
+      const full = path.join(d, entry.name);
+      if (entry.isDirectory()) await walk(full);
+      else if (!full.includes(`${path.sep}logs${path.sep}`)) files.set(path.relative(dir, full), await readFile(full, 'utf8'));
+    }
+  };
+  await walk(dir);
+  return files;
+}

@@ -1,22 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdir, readFile, stat, writeFile, mkdir } from 'node:fs/promises';
+import { readFile, stat, writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { connectInProcess, samplePlan, tempProject, type Connection } from './harness.js';
-
-/** Every file under a folder with its content, to prove that a refused call changed nothing. */
-async function snapshot(dir: string): Promise<Map<string, string>> {
-  const files = new Map<string, string>();
-  const walk = async (d: string): Promise<void> => {
-    for (const entry of await readdir(d, { withFileTypes: true })) {
-      const full = path.join(d, entry.name);
-      if (entry.isDirectory()) await walk(full);
-      else if (!full.includes(`${path.sep}logs${path.sep}`)) files.set(path.relative(dir, full), await readFile(full, 'utf8'));
-    }
-  };
-  await walk(dir);
-  return files;
-}
+import { connectInProcess, samplePlan, snapshot, tempProject, type Connection } from './harness.js';
 
 describe('the six tools through the official client, in process', () => {
   let project: Awaited<ReturnType<typeof tempProject>>;

@@ -277,7 +277,7 @@ describe('FileTaskStore with each step failing (the fs option)', () => {
     const { temp, layout, fs, store } = await openStore();
     try {
       fs.arm('fsync');
-      await assert.rejects(store.saveDocument('task_0123456789', 'task_0123456789.1', 'long text'), (error: unknown) => error instanceof OrchestratorError && error.code === 'STORAGE_ERROR');
+      await assert.rejects(store.saveDocument('task_0123456789', 'task_0123456789.1', 'long text', 1), (error: unknown) => error instanceof OrchestratorError && error.code === 'STORAGE_ERROR');
       assert.deepEqual(await names(path.join(layout.workDir, 'task_0123456789')), []);
     } finally {
       await temp.remove();

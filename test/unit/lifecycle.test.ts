@@ -5,6 +5,7 @@ import {
   interruptedSubtasks,
   isParentComplete,
   nextRecommended,
+  nextWorkFileNumber,
   progressOf,
   startSubtask,
   statusCounts,
@@ -35,7 +36,7 @@ function find(parent: ParentTask, id: string): Subtask {
 const start = (parent: ParentTask, id: string, force = false) => startSubtask(parent, id, { force, owner: OWNER, now: LATER });
 
 function completion(nextAction: NextAction, results = 'Did it', extra: Partial<Completion> = {}): Completion {
-  return { results, artifacts: [], artifactType: null, nextAction, detailedWorkFile: null, now: LATER, ...extra };
+  return { results, artifacts: [], artifactType: null, nextAction, detailedWorkFile: null, detailedWorkDigest: null, now: LATER, ...extra };
 }
 
 /** a <- b (b depends on a); c is independent. */
@@ -94,6 +95,15 @@ describe('startSubtask', () => {
     const before = structuredClone(parent);
     start(parent, 'p.1');
     assert.deepEqual(parent, before);
+  });
+
+  test('a dependency naming no subtask (Python-era files) is refused before anything changes, and can be forced past', () => {
+    const parent = parentWith([subtask('p.1', { title: 'Build', dependencies: ['gone_1'] })]);
+    const refused = failure(start(parent, 'p.1'));
+    assert.equal(refused.code, 'UNMET_DEPENDENCIES');
+    assert.match(refused.message, /gone_1, which is not a subtask/);
+    assert.equal(find(value(start(parent, 'p.1', true)), 'p.1').status, 'active');
+    assert.equal(nextRecommended(parent), null, 'it is never recommended as ready');
   });
 });
 
@@ -193,6 +203,43 @@ describe('completeSubtask', () => {
   test('refuses an unknown subtask id with TASK_NOT_FOUND', () => {
     assert.equal(failure(completeSubtask(chain(), 'nope', completion('continue'))).code, 'TASK_NOT_FOUND');
   });
+
+  test('blocked on a completed subtask keeps its results as a revision note', () => {
+    const done = value(completeSubtask(chain(), 'p.1', completion('continue', 'Schema v2 agreed')));
+    const blocked = find(value(completeSubtask(done, 'p.1', completion('blocked', 'The DBA vetoed it'))), 'p.1');
+    assert.equal(blocked.status, 'blocked');
+    assert.equal(blocked.blocked_reason, 'The DBA vetoed it');
+    assert.deepEqual(blocked.revision_notes, ['Schema v2 agreed']);
+  });
+
+  test('a retry is a repeat only when it brings nothing new; new material on a completed subtask is refused by name', () => {
+    const first = completion('continue', 'Export added', { artifacts: ['src/a.ts'], detailedWorkDigest: 'd1', artifactType: 'code' });
+    const done = value(completeSubtask(chain(), 'p.1', first));
+    assert.equal(value(completeSubtask(done, 'p.1', first)), done, 'the same call again changes nothing');
+    assert.equal(value(completeSubtask(done, 'p.1', { ...first, artifacts: [], artifactType: null })), done, 'leaving out what is stored is no new material');
+    const changes: [Partial<Completion>, string][] = [
+      [{ detailedWorkDigest: 'd2' }, 'detailed_work'],
+      [{ detailedWorkDigest: null }, 'detailed_work'],
+      [{ artifacts: ['src/a.ts', 'src/b.ts'] }, 'artifacts'],
+      [{ artifactType: 'documentation' }, 'artifact_type'],
+      [{ results: 'Export added differently' }, 'results'],
+    ];
+    for (const [change, field] of changes) {
+      const refused = failure(completeSubtask(done, 'p.1', { ...first, ...change }));
+      assert.equal(refused.code, 'INVALID_TRANSITION');
+      assert.match(refused.message, new RegExp(`different ${field}`));
+    }
+  });
+
+  test('a repeated needs_revision with new detailed work is recorded, not dropped', () => {
+    const sent = value(completeSubtask(chain(), 'p.1', completion('needs_revision', 'Wrong approach', { detailedWorkDigest: 'd1', detailedWorkFile: 'tasks/work/p/p.1.1.md' })));
+    const again = completion('needs_revision', 'Wrong approach', { detailedWorkDigest: 'd2', detailedWorkFile: 'tasks/work/p/p.1.2.md' });
+    const updated = find(value(completeSubtask(sent, 'p.1', again)), 'p.1');
+    assert.equal(updated.detailed_work_file, 'tasks/work/p/p.1.2.md');
+    assert.deepEqual(updated.earlier_work_files, ['tasks/work/p/p.1.1.md'], 'the earlier document stays referenced');
+    assert.equal(nextWorkFileNumber(updated), 3);
+  });
+
 });
 
 describe('progress and counts', () => {

@@ -61,6 +61,7 @@ function printSubtask(s: Subtask, prefix: string, interrupted: boolean, style: S
     ['Artifacts', s.artifacts.length ? s.artifacts.join('\n') : null],
     ['Artifact type', s.artifact_type],
     ['Detailed work', s.detailed_work_file ? `.task_orchestrator/${s.detailed_work_file}` : null],
+    ['Earlier detailed work', s.earlier_work_files?.length ? s.earlier_work_files.map((f) => `.task_orchestrator/${f}`).join('\n') : null],
     ['Revision notes', s.revision_notes?.length ? s.revision_notes.map((n, i) => `(${i + 1}) ${n}`).join('\n') : null],
   ];
   for (const [name, value] of lines) if (value) field(name, value, '   ');
