@@ -1,6 +1,6 @@
 import { OrchestratorError, unwrap } from '../domain/errors.js';
-import { completeSubtask as applyCompletion, nextRecommended, progressOf } from '../domain/lifecycle.js';
-import type { NextAction, Progress } from '../domain/model.js';
+import { completeSubtask as applyCompletion, dependenciesSkippedByCompletion, nextRecommended, progressOf } from '../domain/lifecycle.js';
+import type { ArtifactType, NextAction, Progress } from '../domain/model.js';
 import { brief, locateSubtask, nowIso, subtaskOf, type AppContext } from './context.js';
 
 export interface CompleteSubtaskRequest {
@@ -11,8 +11,10 @@ export interface CompleteSubtaskRequest {
   detailed_work?: string;
   artifacts?: string[] | string;
   file_paths?: string[];
-  artifact_type?: string;
+  artifact_type?: ArtifactType;
   next_action?: NextAction;
+  /** Complete a subtask that was never started although its dependencies are unfinished. */
+  force?: boolean;
 }
 
 export interface CompleteSubtaskResult {
@@ -25,6 +27,8 @@ export interface CompleteSubtaskResult {
   parent_task_progress: Progress;
   parent_completed: boolean;
   next_recommended_task: { task_id: string; title: string; specialist_type: string } | null;
+  /** The unfinished dependencies this call completed the subtask ahead of, with force. */
+  forced_past_dependencies: string[];
   next_step: string;
 }
 
@@ -41,10 +45,12 @@ export async function completeSubtask(ctx: AppContext, request: CompleteSubtaskR
   const detailed = request.detailed_work?.trim() ?? '';
   const toFile = detailed.length > DETAILED_WORK_INLINE_LIMIT;
   const results = detailed && !toFile ? `${summary}\n\n${detailed}` : summary;
-  const completion = { results, artifacts: artifactList(request), artifactType: request.artifact_type ?? null, nextAction: request.next_action ?? 'continue', detailedWorkFile: null, now: nowIso(ctx) };
+  const completion = { results, artifacts: artifactList(request), artifactType: request.artifact_type ?? null, nextAction: request.next_action ?? 'continue', detailedWorkFile: null, force: request.force === true, now: nowIso(ctx) };
   let alreadyRecorded = false;
+  let forcedPast: string[] = [];
   const parent = await ctx.store.update(parentTaskId, async (current) => {
     const next = unwrap(applyCompletion(current, taskId, completion));
+    forcedPast = dependenciesSkippedByCompletion(current, subtaskOf(current, taskId), completion.nextAction).map((d) => d.task_id);
     alreadyRecorded = next === current;
     if (alreadyRecorded || !toFile) return next;
     // Only a change that is valid gets its document written, so a refused call leaves nothing behind.
@@ -56,7 +62,7 @@ export async function completeSubtask(ctx: AppContext, request: CompleteSubtaskR
   const progress = progressOf(parent);
   const next = nextRecommended(parent, taskId);
   const parentCompleted = parent.status === 'completed';
-  ctx.logger.info(`Subtask ${taskId} -> ${subtask.status} (${nextAction})`, { parent_task_id: parentTaskId, task_id: taskId });
+  ctx.logger.info(`Subtask ${taskId} -> ${subtask.status} (${nextAction})`, { parent_task_id: parentTaskId, task_id: taskId, forced: forcedPast.length > 0 });
   return {
     task_id: taskId,
     parent_task_id: parentTaskId,
@@ -67,6 +73,7 @@ export async function completeSubtask(ctx: AppContext, request: CompleteSubtaskR
     parent_task_progress: progress,
     parent_completed: parentCompleted,
     next_recommended_task: brief(next),
+    forced_past_dependencies: forcedPast,
     next_step: nextStep(parentTaskId, parentCompleted, next?.task_id, subtask.status),
   };
 }
