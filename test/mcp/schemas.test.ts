@@ -210,9 +210,12 @@ describe('the tools do what their descriptions say', () => {
 
 describe('initialize_session lists every unfinished task, a page at a time', () => {
   test('pages of ACTIVE_TASKS_PAGE with the total and next_cursor cover every unfinished task once', async () => {
+    assert.ok(ACTIVE_TASKS_PAGE >= 10 && ACTIVE_TASKS_PAGE <= 50, 'a page is useful and a reply stays bounded');
     const project = await tempProject();
     const mcp = await connectInProcess(project.dir);
     try {
+      const { tools } = await mcp.client.listTools();
+      assert.match(tools.find((t) => t.name === 'orchestrator_initialize_session')!.description!, new RegExp(`${ACTIVE_TASKS_PAGE} tasks per reply.*active_task_count.*next_cursor`));
       const total = ACTIVE_TASKS_PAGE * 2 + 5;
       const created = new Set<string>();
       for (let i = 0; i < total; i++) {
