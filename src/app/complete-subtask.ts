@@ -1,8 +1,8 @@
 import { OrchestratorError, unwrap } from '../domain/errors.js';
 import { createHash } from 'node:crypto';
-import { completeSubtask as applyCompletion, nextRecommended, nextWorkFileNumber, progressOf, type Completion } from '../domain/lifecycle.js';
+import { completeSubtask as applyCompletion, dependenciesSkippedByCompletion, nextRecommended, nextWorkFileNumber, progressOf, type Completion } from '../domain/lifecycle.js';
 import { LIMITS, textProblem } from '../domain/limits.js';
-import type { NextAction, Progress } from '../domain/model.js';
+import type { ArtifactType, NextAction, Progress } from '../domain/model.js';
 import { brief, locateSubtask, nowIso, subtaskOf, type AppContext } from './context.js';
 
 export interface CompleteSubtaskRequest {
@@ -13,8 +13,10 @@ export interface CompleteSubtaskRequest {
   detailed_work?: string;
   artifacts?: string[] | string;
   file_paths?: string[];
-  artifact_type?: string;
+  artifact_type?: ArtifactType;
   next_action?: NextAction;
+  /** Complete a subtask that was never started although its dependencies are unfinished. */
+  force?: boolean;
 }
 
 export interface CompleteSubtaskResult {
@@ -27,6 +29,8 @@ export interface CompleteSubtaskResult {
   parent_task_progress: Progress;
   parent_completed: boolean;
   next_recommended_task: { task_id: string; title: string; specialist_type: string } | null;
+  /** The unfinished dependencies this call completed the subtask ahead of, with force. */
+  forced_past_dependencies: string[];
   next_step: string;
 }
 
@@ -51,11 +55,14 @@ export async function completeSubtask(ctx: AppContext, request: CompleteSubtaskR
     nextAction: request.next_action ?? 'continue',
     detailedWorkFile: null,
     detailedWorkDigest: detailed ? createHash('sha256').update(detailed).digest('hex') : null,
+    force: request.force === true,
     now: nowIso(ctx),
   };
   let alreadyRecorded = false;
+  let forcedPast: string[] = [];
   const parent = await ctx.store.update(parentTaskId, async (current) => {
     const next = unwrap(applyCompletion(current, taskId, completion));
+    forcedPast = dependenciesSkippedByCompletion(current, subtaskOf(current, taskId), completion.nextAction).map((d) => d.task_id);
     alreadyRecorded = next === current;
     if (alreadyRecorded || !toFile) return next;
     // Only a change that is valid gets its document written, so a refused call leaves nothing behind.
@@ -67,7 +74,7 @@ export async function completeSubtask(ctx: AppContext, request: CompleteSubtaskR
   const progress = progressOf(parent);
   const next = nextRecommended(parent, taskId);
   const parentCompleted = parent.status === 'completed';
-  ctx.logger.info(`Subtask ${taskId} -> ${subtask.status} (${nextAction})`, { parent_task_id: parentTaskId, task_id: taskId });
+  ctx.logger.info(`Subtask ${taskId} -> ${subtask.status} (${nextAction})`, { parent_task_id: parentTaskId, task_id: taskId, forced: forcedPast.length > 0 });
   return {
     task_id: taskId,
     parent_task_id: parentTaskId,
@@ -78,6 +85,7 @@ export async function completeSubtask(ctx: AppContext, request: CompleteSubtaskR
     parent_task_progress: progress,
     parent_completed: parentCompleted,
     next_recommended_task: brief(next),
+    forced_past_dependencies: forcedPast,
     next_step: nextStep(parentTaskId, parentCompleted, next?.task_id, subtask.status),
   };
 }

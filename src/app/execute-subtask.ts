@@ -1,6 +1,5 @@
 import { findSubtask, missingDependencies, startSubtask, unmetDependencies } from '../domain/lifecycle.js';
 import { renderSpecialistPrompt } from '../domain/prompt.js';
-import type { Role } from '../domain/roles.js';
 import { OrchestratorError, unwrap } from '../domain/errors.js';
 import { locateSubtask, nowIso, subtaskOf, type AppContext } from './context.js';
 
@@ -16,8 +15,8 @@ export interface ExecuteSubtaskResult {
   title: string;
   specialist_type: string;
   status: 'active';
+  /** The role-specific prompt; the MCP tool sends it as the reply's text. */
   specialist_prompt: string;
-  role: Role & { name: string };
   dependency_results: { task_id: string; title: string; status: string; results: string | null; detailed_work_file: string | null }[];
   forced_past_dependencies: string[];
   next_step: string;
@@ -44,7 +43,6 @@ export async function executeSubtask(ctx: AppContext, request: ExecuteSubtaskReq
     specialist_type: subtask.specialist_type,
     status: 'active',
     specialist_prompt: prompt,
-    role: { name: role.name, role_definition: role.role_definition, expertise: role.expertise, approach: role.approach, output_format: role.output_format },
     dependency_results: subtask.dependencies.flatMap((id) => {
       const dep = findSubtask(parent, id); // a dependency naming no subtask was only started past with force
       return dep ? [{ task_id: dep.task_id, title: dep.title, status: dep.status, results: dep.results, detailed_work_file: dep.detailed_work_file ?? null }] : [];

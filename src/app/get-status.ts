@@ -3,6 +3,7 @@ import { checkTaskId } from '../domain/ids.js';
 import { isInterrupted, statusCounts } from '../domain/lifecycle.js';
 import { SUBTASK_STATUSES, type StatusCounts, type SubtaskStatus } from '../domain/model.js';
 import type { AppContext } from './context.js';
+import { decodeCursor, encodeCursor } from './paging.js';
 import type { ParentSummary, StoreProblem, StoreStatistics } from './ports.js';
 
 export interface GetStatusRequest {
@@ -113,17 +114,5 @@ function page(request: GetStatusRequest): { offset: number; limit: number } {
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_STATUS_LIMIT) {
     throw new OrchestratorError('INVALID_INPUT', `limit must be a whole number from 1 to ${MAX_STATUS_LIMIT}; got ${String(request.limit)}.`);
   }
-  return { offset: request.cursor ? decodeCursor(request.cursor) : 0, limit };
+  return { offset: decodeCursor(request.cursor), limit };
 }
-
-function encodeCursor(offset: number): string {
-  return Buffer.from(`offset:${offset}`).toString('base64url');
-}
-
-function decodeCursor(cursor: string): number {
-  const match = /^offset:(\d+)$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
-  if (!match) throw new OrchestratorError('INVALID_INPUT', `cursor "${cursor.slice(0, 40)}" is not one this server returned. Pass next_cursor from the previous reply, or leave it out for the first page.`);
-  return Number(match[1]);
-}
-
-

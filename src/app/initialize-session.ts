@@ -2,6 +2,7 @@ import { interruptedSubtasks, nextRecommended, progressOf, statusCounts } from '
 import type { Progress, StatusCounts } from '../domain/model.js';
 import { roleSummary } from '../domain/roles.js';
 import { brief, type AppContext } from './context.js';
+import { decodeCursor, encodeCursor } from './paging.js';
 import type { StoreProblem } from './ports.js';
 
 export interface ActiveTaskView {
@@ -25,21 +26,30 @@ export interface InitializeSessionResult {
     instructions: string;
     specialist_roles: Record<string, string>;
   };
+  /** One page of the unfinished tasks, most recently updated first. */
   active_tasks: ActiveTaskView[];
+  /** All unfinished tasks, on every page. */
   active_task_count: number;
+  /** Pass as cursor for the next page; null on the last one. */
+  next_cursor: string | null;
   storage_problems: StoreProblem[];
   role_file_errors: string[];
   resume_hint: string;
 }
 
-/** How many unfinished parents are shown in full; the rest are counted (get_status pages through them). */
-export const ACTIVE_TASKS_SHOWN = 20;
+/** Unfinished parents per page. Each comes with all its subtasks (a plan has at most 200), so a reply stays bounded. */
+export const ACTIVE_TASKS_PAGE = 20;
 
-/** initialize_session: the guidance, the roles, and every unfinished task so the assistant can offer to resume. */
-export async function initializeSession(ctx: AppContext): Promise<InitializeSessionResult> {
+/**
+ * initialize_session: the guidance, the roles, and the unfinished tasks a page at a time (every one of
+ * them, following next_cursor), so the assistant can offer to resume.
+ */
+export async function initializeSession(ctx: AppContext, request: { cursor?: string } = {}): Promise<InitializeSessionResult> {
+  const offset = decodeCursor(request.cursor);
   const unfinished = (await ctx.store.list({ includeArchived: false })).filter((s) => s.status !== 'completed');
+  const end = offset + ACTIVE_TASKS_PAGE;
   const shown: ActiveTaskView[] = [];
-  for (const summary of unfinished.slice(0, ACTIVE_TASKS_SHOWN)) {
+  for (const summary of unfinished.slice(offset, end)) {
     const parent = await ctx.store.read(summary.parent_task_id).catch(() => null);
     if (!parent) continue; // changed or removed since it was listed; get_status reports it
     const next = nextRecommended(parent);
@@ -55,6 +65,7 @@ export async function initializeSession(ctx: AppContext): Promise<InitializeSess
       updated_at: parent.updated_at ?? parent.created_at,
     });
   }
+  const nextCursor = end < unfinished.length ? encodeCursor(end) : null;
   const guidance = ctx.roles.orchestrator;
   return {
     session_initialized: true,
@@ -67,15 +78,17 @@ export async function initializeSession(ctx: AppContext): Promise<InitializeSess
     },
     active_tasks: shown,
     active_task_count: unfinished.length,
+    next_cursor: nextCursor,
     storage_problems: ctx.store.problems(),
     role_file_errors: [...ctx.roles.errors],
-    resume_hint: resumeHint(shown, unfinished.length),
+    resume_hint: resumeHint(shown, unfinished.length, nextCursor),
   };
 }
 
-function resumeHint(shown: ActiveTaskView[], total: number): string {
+function resumeHint(shown: ActiveTaskView[], total: number, nextCursor: string | null): string {
   if (total === 0) return 'No unfinished tasks. Plan new work with orchestrator_plan_task.';
   const interrupted = shown.reduce((n, t) => n + t.interrupted_subtasks.length, 0);
-  const more = total > shown.length ? ` (${shown.length} shown; orchestrator_get_status lists all)` : '';
-  return `${total} unfinished task(s)${more}${interrupted ? `, ${interrupted} subtask(s) interrupted by a previous session` : ''}. Offer the user to resume: execute the interrupted or next recommended subtask with orchestrator_execute_subtask.`;
+  const more = nextCursor ? `; call orchestrator_initialize_session with cursor "${nextCursor}" for more` : '';
+  const page = total > shown.length ? ` (${shown.length} listed here${more})` : '';
+  return `${total} unfinished task(s)${page}${interrupted ? `, ${interrupted} subtask(s) listed here interrupted by a previous session` : ''}. Offer the user to resume: execute the interrupted or next recommended subtask with orchestrator_execute_subtask.`;
 }

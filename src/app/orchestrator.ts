@@ -11,8 +11,8 @@ import { synthesizeResults } from './synthesize-results.js';
 export class Orchestrator {
   constructor(readonly ctx: AppContext) {}
 
-  initializeSession() {
-    return initializeSession(this.ctx);
+  initializeSession(request: { cursor?: string } = {}) {
+    return initializeSession(this.ctx, request);
   }
   planTask(request: PlanRequest) {
     return planTask(this.ctx, request);

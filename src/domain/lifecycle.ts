@@ -1,4 +1,4 @@
-import type { ActiveOwner, NextAction, ParentTask, Progress, StatusCounts, Subtask } from './model.js';
+import type { ActiveOwner, NextAction, ParentTask, Progress, StatusCounts, Subtask, SubtaskStatus } from './model.js';
 import { SUBTASK_STATUSES } from './model.js';
 import { fail, ok, type Check } from './errors.js';
 import { topologicalOrder } from './plan.js';
@@ -41,19 +41,21 @@ export function startSubtask(parent: ParentTask, taskId: string, options: StartO
   if (missing.length > 0 && !options.force) {
     return fail('UNMET_DEPENDENCIES', `Subtask ${taskId} depends on ${missing.join(', ')}, which ${missing.length === 1 ? 'is' : 'are'} not a subtask of ${parent.parent_task_id} (a file from the Python orchestrator?), so it can never be met. Pass force: true to start it anyway.`, { task_id: taskId, missing_dependencies: missing });
   }
-  if (unmet.length > 0 && !options.force) {
-    const names = unmet.map((d) => `${d.task_id} ("${truncate(d.title, 50)}", ${d.status})`).join(', ');
-    return fail('UNMET_DEPENDENCIES', `Subtask ${taskId} depends on unfinished work: ${names}. Execute and complete those first, or pass force: true to start anyway.`, { task_id: taskId, unmet_dependencies: unmet.map((d) => ({ task_id: d.task_id, title: d.title, status: d.status })) });
-  }
+  if (unmet.length > 0 && !options.force) return unmetRefusal(taskId, unmet, 'Execute and complete those first, or pass force: true to start anyway.');
   return ok(
-    withSubtask(parent, taskId, options.now, (s) => ({
-      ...s,
-      status: 'active',
-      started_at: options.now,
-      active_owner: options.owner,
-      blocked_reason: null,
-      ...(s.status === 'completed' ? { revision_notes: [...(s.revision_notes ?? []), s.results ?? ''], results: null, completed_at: null } : {}),
-    })),
+    withSubtask(parent, taskId, options.now, (s) =>
+      recordForced(
+        {
+          ...s,
+          status: 'active',
+          started_at: options.now,
+          active_owner: options.owner,
+          blocked_reason: null,
+          ...(s.status === 'completed' ? { revision_notes: [...(s.revision_notes ?? []), s.results ?? ''], results: null, completed_at: null } : {}),
+        },
+        unmet,
+      ),
+    ),
   );
 }
 
@@ -66,7 +68,22 @@ export interface Completion {
   detailedWorkFile: string | null;
   /** sha256 of the call's detailed_work, null when it sent none. */
   detailedWorkDigest: string | null;
+  /** Complete it although it was never started and its dependencies are unfinished. */
+  force: boolean;
   now: string;
+}
+
+/** Statuses of a subtask whose current attempt did not pass execute_subtask's dependency check. */
+const NOT_STARTED: readonly SubtaskStatus[] = ['pending', 'blocked', 'failed'];
+
+/**
+ * The unfinished dependencies that completing this subtask would go ahead of. Work started with
+ * execute_subtask (active) passed that check already; next_action "blocked" or "needs_revision"
+ * claims nothing is done, so neither is held back.
+ */
+export function dependenciesSkippedByCompletion(parent: ParentTask, subtask: Subtask, nextAction: NextAction): Subtask[] {
+  const finishing = nextAction === 'continue' || nextAction === 'complete';
+  return finishing && NOT_STARTED.includes(subtask.status) ? unmetDependencies(parent, subtask) : [];
 }
 
 /** complete_subtask: records the results and applies next_action. */
@@ -80,7 +97,29 @@ export function completeSubtask(parent: ParentTask, taskId: string, completion: 
     const differs = newMaterial(subtask, completion).join(', ');
     return fail('INVALID_TRANSITION', `Subtask ${taskId} ("${truncate(subtask.title, 60)}") is already completed (at ${subtask.completed_at ?? 'an unknown time'}), and this call brings different ${differs}, which was not stored. To replace its results, send next_action "needs_revision" and then execute and complete it again.`, { task_id: taskId, status: subtask.status, differs });
   }
-  return ok(withSubtask(parent, taskId, completion.now, (s) => applyCompletion(s, completion)));
+  const skipped = dependenciesSkippedByCompletion(parent, subtask, completion.nextAction);
+  if (skipped.length > 0 && !completion.force) {
+    return unmetRefusal(taskId, skipped, 'Execute and complete those first, send next_action "blocked" if this work waits for them, or pass force: true to record these results anyway.');
+  }
+  // An active subtask keeps what execute_subtask recorded; one finished without being started records (or clears) it now.
+  const gated = finishing && NOT_STARTED.includes(subtask.status);
+  return ok(
+    withSubtask(parent, taskId, completion.now, (s) => {
+      const changed = applyCompletion(s, completion);
+      return gated ? recordForced(changed, skipped) : changed;
+    }),
+  );
+}
+
+function unmetRefusal(taskId: string, unmet: readonly Subtask[], fix: string): Check<never> {
+  const names = unmet.map((d) => `${d.task_id} ("${truncate(d.title, 50)}", ${d.status})`).join(', ');
+  return fail('UNMET_DEPENDENCIES', `Subtask ${taskId} depends on unfinished work: ${names}. ${fix}`, { task_id: taskId, unmet_dependencies: unmet.map((d) => ({ task_id: d.task_id, title: d.title, status: d.status })) });
+}
+
+/** Notes which unfinished dependencies forced work went ahead of; work that waited for them clears the note. */
+function recordForced(subtask: Subtask, unmet: readonly Subtask[]): Subtask {
+  const { forced_past_dependencies: _previous, ...rest } = subtask;
+  return unmet.length > 0 ? { ...rest, forced_past_dependencies: unmet.map((d) => d.task_id) } : rest;
 }
 
 /** The number the next detailed-work file of this subtask gets (1, 2, ...), one per document it ever had. */

@@ -12,6 +12,10 @@ export type Complexity = (typeof COMPLEXITY_LEVELS)[number];
 export const NEXT_ACTIONS = ['continue', 'needs_revision', 'blocked', 'complete'] as const;
 export type NextAction = (typeof NEXT_ACTIONS)[number];
 
+/** Kinds of artifacts complete_subtask accepts: the Python orchestrator's list. */
+export const ARTIFACT_TYPES = ['code', 'documentation', 'analysis', 'design', 'test', 'config', 'general'] as const;
+export type ArtifactType = (typeof ARTIFACT_TYPES)[number];
+
 /** The format this server writes. "1.0" is the Python orchestrator's. */
 export const CURRENT_FORMAT_VERSION = '2.0';
 export const KNOWN_FORMAT_VERSIONS = ['1.0', '2.0'] as const;
@@ -65,6 +69,8 @@ export interface Subtask {
   revision_notes?: string[];
   /** Why it is blocked (next_action "blocked"). */
   blocked_reason?: string | null;
+  /** Dependencies still unfinished when it was last started or completed with force: its work went ahead of them. */
+  forced_past_dependencies?: string[];
   /** Last change of this subtask. */
   updated_at?: string;
 }

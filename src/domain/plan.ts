@@ -54,7 +54,7 @@ export function validatePlan(request: PlanRequest, knownRoles: ReadonlySet<strin
   const items = raw.value.map((entry, index) => readItem(entry, index, knownRoles, problems));
   items.forEach((item, index) => checkItemText(item, index, problems));
   checkHandles(items, problems);
-  checkDependencies(items, problems);
+  resolveDependencies(items, problems);
   if (problems.length > 0) return reportProblems(problems);
 
   const idByHandle = new Map(items.map((item, index) => [item.handle, subtaskIdFor(parentTaskId, index + 1)]));
@@ -139,7 +139,7 @@ function checkItemText(item: PlanItem, index: number, problems: Problem[]): void
 function readDependencies(value: unknown, where: string, problems: Problem[]): string[] {
   if (value === undefined || value === null) return [];
   if (!Array.isArray(value) || !value.every((dep) => typeof dep === 'string' || typeof dep === 'number')) {
-    problems.push({ code: 'INVALID_PLAN', text: `${where}.dependencies must be an array of task_id strings of other subtasks in this plan.` });
+    problems.push({ code: 'INVALID_PLAN', text: `${where}.dependencies must be an array of strings, each the task_id or the title of another subtask in this plan.` });
     return [];
   }
   return [...new Set(value.map((dep) => String(dep).trim()))];
@@ -157,20 +157,59 @@ function checkHandles(items: PlanItem[], problems: Problem[]): void {
   });
 }
 
-function checkDependencies(items: PlanItem[], problems: Problem[]): void {
+/**
+ * Turns each dependency into the handle of the subtask it names, in place, and checks the graph.
+ * A dependency names a subtask by its task_id handle or, when no handle matches, by its title.
+ */
+function resolveDependencies(items: PlanItem[], problems: Problem[]): void {
   const before = problems.length;
-  const handles = new Set(items.map((item) => item.handle));
+  const resolve = dependencyResolver(items);
   items.forEach((item, index) => {
-    for (const dep of item.dependencies) {
-      if (!handles.has(dep)) {
-        problems.push({ code: 'UNKNOWN_DEPENDENCY', text: `subtasks[${index}] ("${truncate(item.title, 40)}") depends on "${truncate(dep, 60)}", which is no subtask's task_id in this plan. Known task_ids: ${[...handles].join(', ')}.` });
+    const resolved = item.dependencies.map((dep) => {
+      const match = resolve(dep);
+      if (match.kind === 'unknown') problems.push({ code: 'UNKNOWN_DEPENDENCY', text: `subtasks[${index}] ("${truncate(item.title, 40)}") depends on "${truncate(dep, 60)}", which is neither the task_id nor the title of a subtask in this plan. Known task_ids: ${items.map((i) => i.handle).join(', ')}.` });
+      if (match.kind === 'ambiguous') {
+        const holders = match.indexes.map((i) => `subtasks[${i}] (task_id "${truncate(items[i]!.handle, 60)}")`).join(', ');
+        problems.push({ code: 'AMBIGUOUS_DEPENDENCY', text: `subtasks[${index}] ("${truncate(item.title, 40)}") depends on "${truncate(dep, 60)}", the title of ${match.indexes.length} subtasks: ${holders}. Name the one you mean by its task_id.` });
       }
-    }
+      return match.kind === 'found' ? match.handle : dep;
+    });
+    item.dependencies = [...new Set(resolved)];
   });
   // A cycle through a missing or doubled handle would only confuse: report those first.
   if (problems.length > before || problems.some((p) => p.code === 'DUPLICATE_TASK_ID')) return;
   const cycle = findCycle(new Map(items.map((item) => [item.handle, item.dependencies])));
   if (cycle) problems.push({ code: 'DEPENDENCY_CYCLE', text: `The dependencies form a cycle: ${cycle.join(' -> ')}. Remove one of these dependencies so that the work can start somewhere.` });
+}
+
+export type DependencyMatch = { kind: 'found'; handle: string } | { kind: 'unknown' } | { kind: 'ambiguous'; indexes: number[] };
+
+/**
+ * Finds the subtask a dependency names. A task_id handle matches exactly and wins; otherwise the
+ * dependency is compared with every title by titleKey. A title shared by several subtasks names
+ * none of them: the caller must use a handle.
+ */
+export function dependencyResolver(items: readonly { handle: string; title: string }[]): (dependency: string) => DependencyMatch {
+  const handles = new Set(items.map((item) => item.handle));
+  const byTitle = new Map<string, number[]>();
+  items.forEach((item, index) => {
+    const key = titleKey(item.title);
+    if (key) byTitle.set(key, [...(byTitle.get(key) ?? []), index]);
+  });
+  return (dependency) => {
+    if (handles.has(dependency)) return { kind: 'found', handle: dependency };
+    const indexes = byTitle.get(titleKey(dependency)) ?? [];
+    if (indexes.length === 1) return { kind: 'found', handle: items[indexes[0]!]!.handle };
+    return indexes.length === 0 ? { kind: 'unknown' } : { kind: 'ambiguous', indexes };
+  };
+}
+
+/**
+ * Titles match ignoring case, spaces at either end and how many spaces separate words: a model
+ * retyping "Design the API" as "design the  API" means the same subtask. Nothing else is loosened.
+ */
+export function titleKey(title: string): string {
+  return title.trim().replace(/\s+/g, ' ').toLowerCase();
 }
 
 /** Depth-first search for a cycle; returns it as a path that ends where it starts, or null. */

@@ -180,6 +180,8 @@ orchestrator_execute_subtask builds each specialist prompt from a template:
 3. else the built-in template, a copy of which is \`${GENERIC_TEMPLATE_FILE}.example\`.
 
 Copy the example to one of those names and edit it. Templates are read when the server starts.
+A placeholder with nothing to say (no context, no estimate, no dependencies) is empty, and a line or
+paragraph whose placeholders are all empty is left out, heading included.
 
 | placeholder | replaced by |
 |---|---|

@@ -2,6 +2,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   completeSubtask,
+  dependenciesSkippedByCompletion,
   interruptedSubtasks,
   isParentComplete,
   nextRecommended,
@@ -36,7 +37,7 @@ function find(parent: ParentTask, id: string): Subtask {
 const start = (parent: ParentTask, id: string, force = false) => startSubtask(parent, id, { force, owner: OWNER, now: LATER });
 
 function completion(nextAction: NextAction, results = 'Did it', extra: Partial<Completion> = {}): Completion {
-  return { results, artifacts: [], artifactType: null, nextAction, detailedWorkFile: null, detailedWorkDigest: null, now: LATER, ...extra };
+  return { results, artifacts: [], artifactType: null, nextAction, detailedWorkFile: null, detailedWorkDigest: null, force: false, now: LATER, ...extra };
 }
 
 /** a <- b (b depends on a); c is independent. */
@@ -60,6 +61,15 @@ describe('startSubtask', () => {
 
   test('starts a subtask with unfinished dependencies when forced', () => {
     assert.equal(find(value(start(chain(), 'p.2', true)), 'p.2').status, 'active');
+  });
+
+  test('records on the subtask which unfinished dependencies a forced start went ahead of', () => {
+    assert.deepEqual(find(value(start(chain(), 'p.2', true)), 'p.2').forced_past_dependencies, ['p.1']);
+  });
+
+  test('a start that waited for its dependencies clears an earlier forced record', () => {
+    const parent = parentWith([subtask('p.1', { status: 'completed', results: 'ok' }), subtask('p.2', { dependencies: ['p.1'], forced_past_dependencies: ['p.1'] })]);
+    assert.equal('forced_past_dependencies' in find(value(start(parent, 'p.2')), 'p.2'), false);
   });
 
   test('starts a subtask once its dependencies are completed', () => {
@@ -240,6 +250,56 @@ describe('completeSubtask', () => {
     assert.equal(nextWorkFileNumber(updated), 3);
   });
 
+});
+
+describe('completeSubtask and unfinished dependencies', () => {
+  test('refuses to complete a pending subtask whose dependencies are unfinished, naming them and the fix', () => {
+    const error = failure(completeSubtask(chain(), 'p.2', completion('continue')));
+    assert.equal(error.code, 'UNMET_DEPENDENCIES');
+    assert.match(error.message, /p\.1 \("Design", pending\)/);
+    assert.match(error.message, /force: true/);
+    assert.deepEqual(error.data?.unmet_dependencies, [{ task_id: 'p.1', title: 'Design', status: 'pending' }]);
+  });
+
+  test('refuses the same for a blocked or failed subtask that was not started again', () => {
+    for (const status of ['blocked', 'failed'] as const) {
+      const parent = parentWith([subtask('p.1'), subtask('p.2', { status, dependencies: ['p.1'] })]);
+      assert.equal(failure(completeSubtask(parent, 'p.2', completion('complete'))).code, 'UNMET_DEPENDENCIES', status);
+    }
+  });
+
+  test('completes it with force and records the dependencies it went ahead of', () => {
+    const s = find(value(completeSubtask(chain(), 'p.2', completion('continue', 'Built early', { force: true }))), 'p.2');
+    assert.equal(s.status, 'completed');
+    assert.deepEqual(s.forced_past_dependencies, ['p.1']);
+  });
+
+  test('an active subtask completes without force: execute_subtask checked (or forced) its dependencies', () => {
+    const forced = value(start(chain(), 'p.2', true));
+    const s = find(value(completeSubtask(forced, 'p.2', completion('continue'))), 'p.2');
+    assert.equal(s.status, 'completed');
+    assert.deepEqual(s.forced_past_dependencies, ['p.1'], 'the record of the forced start stays');
+  });
+
+  test('blocked and needs_revision are accepted: they claim nothing is done', () => {
+    assert.equal(find(value(completeSubtask(chain(), 'p.2', completion('blocked', 'Waiting for the design'))), 'p.2').status, 'blocked');
+    assert.equal(find(value(completeSubtask(chain(), 'p.2', completion('needs_revision', 'Redo'))), 'p.2').status, 'pending');
+  });
+
+  test('a pending subtask whose dependencies are completed completes without force and without a record', () => {
+    const parent = parentWith([subtask('p.1', { status: 'completed', results: 'ok' }), subtask('p.2', { dependencies: ['p.1'], forced_past_dependencies: ['p.1'] })]);
+    const s = find(value(completeSubtask(parent, 'p.2', completion('continue'))), 'p.2');
+    assert.equal(s.status, 'completed');
+    assert.equal('forced_past_dependencies' in s, false);
+  });
+
+  test('dependenciesSkippedByCompletion lists the unfinished dependencies only where the check applies', () => {
+    const parent = chain();
+    const build = find(parent, 'p.2');
+    assert.deepEqual(dependenciesSkippedByCompletion(parent, build, 'continue').map((d) => d.task_id), ['p.1']);
+    assert.deepEqual(dependenciesSkippedByCompletion(parent, build, 'blocked'), []);
+    assert.deepEqual(dependenciesSkippedByCompletion(parent, { ...build, status: 'active' }, 'complete'), []);
+  });
 });
 
 describe('progress and counts', () => {

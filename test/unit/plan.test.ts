@@ -1,6 +1,6 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { MAX_SUBTASKS, findCycle, topologicalOrder, validatePlan, type PlanRequest, type ValidPlan } from '../../src/domain/plan.js';
+import { MAX_SUBTASKS, dependencyResolver, findCycle, titleKey, topologicalOrder, validatePlan, type PlanRequest, type ValidPlan } from '../../src/domain/plan.js';
 import type { Check } from '../../src/domain/errors.js';
 import { NOW } from './builders.js';
 
@@ -221,6 +221,82 @@ describe('validatePlan: refused plans', () => {
 
   test('says nothing was stored in every plan refusal', () => {
     assert.match(refused({ subtasks: [item('a', ['zzz'])] }).message, /Nothing was stored/);
+  });
+});
+
+describe('validatePlan: dependencies named by title', () => {
+  const titled = (title: string, dependencies: string[] = []) => ({ title, specialist_type: 'implementer', dependencies });
+
+  test('a dependency may be the title of a subtask that has no task_id', () => {
+    const { parent, executionOrder } = planned({ subtasks: [titled('Build it', ['Design it']), titled('Design it')] });
+    assert.deepEqual(parent.subtasks[0]!.dependencies, [`${PARENT}.2`]);
+    assert.deepEqual(executionOrder, [`${PARENT}.2`, `${PARENT}.1`]);
+  });
+
+  test('a title matches ignoring case, outer spaces and repeated spaces', () => {
+    const { parent } = planned({ subtasks: [titled('Design the  API'), titled('Build', ['  design THE api '])] });
+    assert.deepEqual(parent.subtasks[1]!.dependencies, [`${PARENT}.1`]);
+  });
+
+  test('a title works beside task_id handles, and naming one subtask both ways lists it once', () => {
+    const { parent } = planned({ subtasks: [item('design'), item('build', ['design', 'Do design'])] });
+    assert.deepEqual(parent.subtasks[1]!.dependencies, [`${PARENT}.1`]);
+  });
+
+  test('a task_id handle wins over another subtask\'s title', () => {
+    const { parent } = planned({ subtasks: [{ ...titled('build'), task_id: 'x' }, { ...titled('Compile'), task_id: 'build' }, item('ship', ['build'])] });
+    assert.deepEqual(parent.subtasks[2]!.dependencies, [`${PARENT}.2`]);
+  });
+
+  test('refuses a title two subtasks share with AMBIGUOUS_DEPENDENCY naming the handles to use', () => {
+    const error = refused({ subtasks: [titled('Write tests'), { ...titled('Write tests'), task_id: 'e2e' }, titled('Release', ['Write tests'])] });
+    assert.equal(error.code, 'AMBIGUOUS_DEPENDENCY');
+    assert.match(error.message, /subtasks\[2\] \("Release"\) depends on "Write tests", the title of 2 subtasks: subtasks\[0\] \(task_id "#1"\), subtasks\[1\] \(task_id "e2e"\)/);
+    assert.match(error.message, /by its task_id/);
+  });
+
+  test('a shared title is no problem while no dependency uses it', () => {
+    assert.equal(planned({ subtasks: [titled('Write tests'), titled('Write tests')] }).parent.subtasks.length, 2);
+  });
+
+  test('a subtask depending on its own title is a cycle', () => {
+    assert.equal(refused({ subtasks: [titled('Loop', ['loop'])] }).code, 'DEPENDENCY_CYCLE');
+  });
+
+  test('an unknown dependency says task_ids and titles are accepted', () => {
+    assert.match(refused({ subtasks: [item('a'), item('b', ['nope'])] }).message, /neither the task_id nor the title of a subtask/);
+  });
+});
+
+describe('dependencyResolver and titleKey', () => {
+  const items = [
+    { handle: 'design', title: 'Design' },
+    { handle: '#2', title: 'Test' },
+    { handle: '#3', title: 'test ' },
+  ];
+  const resolve = dependencyResolver(items);
+
+  test('finds a handle exactly, and only exactly', () => {
+    assert.deepEqual(resolve('design'), { kind: 'found', handle: 'design' });
+    assert.deepEqual(resolve('#2'), { kind: 'found', handle: '#2' });
+  });
+
+  test('finds a unique title by its key', () => {
+    assert.deepEqual(resolve('DESIGN'), { kind: 'found', handle: 'design' });
+  });
+
+  test('reports a title held by several subtasks with their positions', () => {
+    assert.deepEqual(resolve('test'), { kind: 'ambiguous', indexes: [1, 2] });
+  });
+
+  test('reports a name that matches nothing', () => {
+    assert.deepEqual(resolve('deploy'), { kind: 'unknown' });
+    assert.deepEqual(resolve(''), { kind: 'unknown' });
+  });
+
+  test('titleKey folds case and whitespace only', () => {
+    assert.equal(titleKey('  Set\tUp   the DB '), 'set up the db');
+    assert.notEqual(titleKey('Set-up the DB'), titleKey('Set up the DB'));
   });
 });
 

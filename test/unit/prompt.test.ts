@@ -70,11 +70,24 @@ describe('renderSpecialistPrompt fallbacks', () => {
   const bare = parentWith([subtask('p.1')]);
   const prompt = renderSpecialistPrompt(input({ parent: bare, subtask: bare.subtasks[0]! }));
 
-  test('says when there are no dependencies, no context, no estimate and no revisions', () => {
-    assert.ok(prompt.includes('This subtask has no dependencies.'));
-    assert.ok(prompt.includes('Context: none'));
-    assert.ok(prompt.includes('Estimated effort: not estimated'));
-    assert.ok(prompt.includes('Earlier attempts sent back for revision: none'));
+  test('leaves out the sections that would be empty: dependencies, context, estimate, revisions', () => {
+    for (const filler of ['Results of the work this depends on', 'no dependencies', 'Context:', 'Estimated effort', 'Earlier attempts', 'none', 'not estimated']) {
+      assert.ok(!prompt.includes(filler), `no "${filler}" in a prompt without it`);
+    }
+  });
+
+  test('keeps every section that has something to say, with one blank line between sections', () => {
+    for (const heading of ['# implementer: Title of p.1', '## Your expertise', '## Your approach', '## Overall goal (task_0123456789)', '## Your subtask (p.1)', '## Expected output', '## When you are done']) {
+      assert.ok(prompt.includes(heading), heading);
+    }
+    assert.doesNotMatch(prompt, /\n\n\n/);
+    assert.match(prompt, /## Your subtask \(p\.1\)\nDescription of p\.1\n\n## Expected output/);
+  });
+
+  test('leaves out the expertise and approach sections of a role that has none', () => {
+    const role = { ...BUILTIN_ROLES.implementer!, expertise: [], approach: [] };
+    const bareRole = renderSpecialistPrompt(input({ role, parent: bare, subtask: bare.subtasks[0]! }));
+    assert.ok(!bareRole.includes('## Your expertise') && !bareRole.includes('## Your approach') && !bareRole.includes('(none given)'));
   });
 
   test('notes a dependency missing from the plan', () => {
@@ -104,6 +117,17 @@ describe('renderSpecialistPrompt with a custom template', () => {
 
   test('accepts spaces inside the braces', () => {
     assert.equal(renderSpecialistPrompt(input({ template: '{{ task_id }}' })), 'task_0123456789.3');
+  });
+
+  test('leaves out a line, or a paragraph, whose placeholders are all empty, and keeps text without placeholders', () => {
+    const bare = parentWith([subtask('p.1')]);
+    const template = 'Title: {{subtask_title}}\nEffort: {{estimated_effort}}\n\nNotes:\n{{revision_notes}}\n{{parent_context}}\n\nStatic line\r\n\r\nEnd {{task_id}}';
+    assert.equal(renderSpecialistPrompt(input({ parent: bare, subtask: bare.subtasks[0]!, template })), 'Title: Title of p.1\n\nStatic line\r\n\r\nEnd p.1');
+  });
+
+  test('keeps a line whose empty placeholder sits beside one with a value', () => {
+    const bare = parentWith([subtask('p.1')]);
+    assert.equal(renderSpecialistPrompt(input({ parent: bare, subtask: bare.subtasks[0]!, template: '{{task_id}} ({{estimated_effort}})' })), 'p.1 ()');
   });
 
   test('leaves unknown placeholders as they are', () => {

@@ -12,8 +12,8 @@ export function registerExecuteSubtask(server: McpServer, host: ProjectHost, log
     {
       title: 'Start a subtask and get its specialist prompt',
       description:
-        'Marks a subtask active and returns the prompt for its specialist role: the role\'s definition, expertise, approach and output format, the overall goal and context, ' +
-        'and the results of the subtasks it depends on. Adopt that role, do the work, then call orchestrator_complete_subtask. ' +
+        'Marks a subtask active and returns, as the text of the reply, the prompt for its specialist role: the role\'s definition, expertise, approach and output format, the overall goal and context, ' +
+        'and the results of the subtasks it depends on (structured content carries the ids, the role name and those results). Adopt that role, do the work, then call orchestrator_complete_subtask. ' +
         'Refuses (naming them) while dependencies are unfinished, unless force is true. Also resumes a subtask interrupted by a previous session.',
       inputSchema: z.object({
         task_id: z.string().describe('The subtask id returned by orchestrator_plan_task (e.g. "task_3f9a2c1b7e.2").'),
@@ -26,18 +26,30 @@ export function registerExecuteSubtask(server: McpServer, host: ProjectHost, log
         title: z.string(),
         specialist_type: z.string(),
         status: z.literal('active'),
-        specialist_prompt: z.string(),
-        role: z.looseObject({ name: z.string(), role_definition: z.string(), expertise: z.array(z.string()), approach: z.array(z.string()), output_format: z.string() }),
         dependency_results: z.array(z.looseObject({ task_id: z.string(), title: z.string(), status: z.string(), results: z.string().nullable() })),
+        forced_past_dependencies: z.array(z.string()),
         next_step: z.string(),
       }),
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
-    async (args) => runTool(logger, async () => (await host.orchestrator()).executeSubtask(args), render),
+    async (args) => {
+      // Sent twice, a long prompt would cost the model its length again: it travels once, as text.
+      let prompt = '';
+      return runTool(
+        logger,
+        async () => {
+          const { specialist_prompt, ...details } = await (await host.orchestrator()).executeSubtask(args);
+          prompt = specialist_prompt;
+          return details;
+        },
+        (details) => render(details, prompt),
+      );
+    },
   );
 }
 
-function render(r: ExecuteSubtaskResult): string {
-  const forced = r.forced_past_dependencies.length ? `Note: started with force although ${r.forced_past_dependencies.join(', ')} is not completed.\n\n` : '';
-  return `${forced}${r.specialist_prompt}`;
+function render(r: Omit<ExecuteSubtaskResult, 'specialist_prompt'>, prompt: string): string {
+  const unmet = r.forced_past_dependencies;
+  const forced = unmet.length ? `Note: started with force although ${unmet.join(', ')} ${unmet.length === 1 ? 'is' : 'are'} not completed; this is recorded on the subtask.\n\n` : '';
+  return `${forced}${prompt}`;
 }

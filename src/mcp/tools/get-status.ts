@@ -21,7 +21,7 @@ export function registerGetStatus(server: McpServer, host: ProjectHost, logger: 
         include_completed: z.boolean().optional().describe('Include archived (completed) tasks. Default false.'),
         parent_task_id: z.string().optional().describe('Only the subtasks of this task (active or archived).'),
         status: statusSchema.optional().describe('Only subtasks with this status (counts still cover all).'),
-        limit: z.number().int().optional().describe(`Subtasks per page, 1 to ${MAX_STATUS_LIMIT}. Default ${DEFAULT_STATUS_LIMIT}.`),
+        limit: z.number().int().min(1).max(MAX_STATUS_LIMIT).optional().describe(`Subtasks per page, 1 to ${MAX_STATUS_LIMIT}. Default ${DEFAULT_STATUS_LIMIT}.`),
         cursor: z.string().optional().describe('next_cursor from the previous page.'),
       }),
       outputSchema: z.looseObject({

@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import type { McpServer } from '@modelcontextprotocol/server';
 import type { Logger } from '../../app/ports.js';
-import type { InitializeSessionResult } from '../../app/initialize-session.js';
+import { ACTIVE_TASKS_PAGE, type InitializeSessionResult } from '../../app/initialize-session.js';
 import type { ProjectHost } from '../project-host.js';
 import { runTool } from '../tool-result.js';
 import { countsSchema, progressSchema, storageProblemSchema, subtaskBriefSchema } from './shared-schemas.js';
@@ -13,13 +13,15 @@ export function registerInitializeSession(server: McpServer, host: ProjectHost, 
       title: 'Start an orchestration session',
       description:
         'Call this first in every conversation (and after a restart or context reset). Returns how to orchestrate, the specialist roles available, ' +
-        'and every unfinished task with its progress, including subtasks interrupted when a previous session stopped, so you can offer the user to resume. ' +
-        'Next: orchestrator_plan_task for new work, or orchestrator_execute_subtask to resume. Reads only; safe to call any time.',
+        `and the unfinished tasks with their progress and subtasks, including subtasks interrupted when a previous session stopped, so you can offer the user to resume: ` +
+        `${ACTIVE_TASKS_PAGE} tasks per reply, most recently updated first, with active_task_count (all of them) and next_cursor (pass it as cursor for the next ${ACTIVE_TASKS_PAGE}). ` +
+        'Next: orchestrator_plan_task for new work, or orchestrator_execute_subtask to resume. Changes no task; safe to call any time (the first call in a folder sets up .task_orchestrator/ and finishes work a crash left half done).',
       inputSchema: z.object({
         working_directory: z
           .string()
           .optional()
           .describe('Absolute path of the project folder whose .task_orchestrator/ holds the tasks. Needed when the client starts the server outside the project; ignored when MCP_TASK_ORCHESTRATOR_BASE_DIR is set.'),
+        cursor: z.string().optional().describe('next_cursor from the previous reply, for the next page of unfinished tasks. Leave it out for the first page.'),
       }),
       outputSchema: z.looseObject({
         session_initialized: z.literal(true),
@@ -37,18 +39,24 @@ export function registerInitializeSession(server: McpServer, host: ProjectHost, 
           }),
         ),
         active_task_count: z.number(),
+        next_cursor: z.string().nullable(),
         storage_problems: z.array(storageProblemSchema),
         role_file_errors: z.array(z.string()),
         resume_hint: z.string(),
       }),
+      // Not read-only, honestly: working_directory moves the server to another project folder, and opening
+      // a folder (this first call usually does it) creates .task_orchestrator/ and runs recovery, which
+      // archives completed parents left in tasks/active/ and removes dead writers' temp files. None of it
+      // changes a task's content or loses anything, and a repeated call changes nothing more: idempotent,
+      // not destructive.
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
-    async ({ working_directory }) =>
+    async ({ working_directory, cursor }) =>
       runTool(
         logger,
         async () => {
           if (working_directory) await host.moveTo(working_directory);
-          return (await host.orchestrator()).initializeSession();
+          return (await host.orchestrator()).initializeSession({ cursor });
         },
         render,
       ),
@@ -58,7 +66,7 @@ export function registerInitializeSession(server: McpServer, host: ProjectHost, 
 function render(r: InitializeSessionResult): string {
   const lines = [`Task orchestrator ready. Project: ${r.base_dir}`, '', r.orchestrator_context.instructions, '', 'Specialist roles:'];
   for (const [name, summary] of Object.entries(r.orchestrator_context.specialist_roles)) lines.push(`- ${name}: ${summary}`);
-  if (r.active_tasks.length) lines.push('', `Unfinished tasks (${r.active_task_count}):`);
+  if (r.active_tasks.length) lines.push('', `Unfinished tasks (${r.active_tasks.length < r.active_task_count ? `${r.active_tasks.length} of ${r.active_task_count}` : r.active_task_count}):`);
   for (const t of r.active_tasks) {
     lines.push(`- ${t.parent_task_id} "${t.title}": ${t.progress.completed_subtasks}/${t.progress.total_subtasks} done (${t.progress.progress_percentage}%)`);
     for (const s of t.interrupted_subtasks) lines.push(`    interrupted: ${s.task_id} (${s.specialist_type}) ${s.title}`);

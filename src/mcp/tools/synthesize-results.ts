@@ -13,7 +13,7 @@ export function registerSynthesizeResults(server: McpServer, host: ProjectHost, 
       title: 'Combine the results of a task',
       description:
         'Builds the final report of a task: every subtask\'s results grouped by specialist role, its artifacts, and an honest list of what is unfinished. ' +
-        'Works on active and archived tasks. Use it when all subtasks are completed (the task is archived then) or to review progress so far. Changes no results.',
+        'Works on active and archived tasks. Use it when all subtasks are completed (completing the last one archived the task) or to review progress so far. Reads only: changes nothing.',
       inputSchema: z.object({
         parent_task_id: z.string().describe('The parent task id returned by orchestrator_plan_task (e.g. "task_3f9a2c1b7e").'),
       }),
@@ -27,7 +27,7 @@ export function registerSynthesizeResults(server: McpServer, host: ProjectHost, 
         unfinished: z.array(z.looseObject({ task_id: z.string(), title: z.string(), status: statusSchema })),
         report: z.string(),
       }),
-      annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+      annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
     async (args) => runTool(logger, async () => (await host.orchestrator()).synthesizeResults(args), render),
   );
