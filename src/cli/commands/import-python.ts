@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { findPythonInstallation, importPythonInstallation, type ImportEntry, type ImportReport } from '../../storage/python-import.js';
-import { mark, paint, plural, styleFor, type Style } from '../format.js';
+import { mark, paint, plural, printable, styleFor, type Style } from '../format.js';
 import { LiveProgress } from '../progress.js';
 import { EXIT, layoutOf, print, printJson, UsageError, warn, withProject, type BaseOptions } from '../run.js';
 
@@ -19,7 +19,7 @@ export async function importPython(options: ImportPythonOptions): Promise<number
   const report = await withProject(settings, layout, { recover: false }, ({ store }) => importPythonInstallation(store, source, (done, total, id) => progress.update(done, total, id)));
   progress.done();
   if (options.json) printJson(report);
-  else printReport(report, layout.root, styleFor(process.stdout));
+  else printReport(printable(report), printable(layout.root), styleFor(process.stdout));
   return report.counts.unreadable + report.counts.failed > 0 ? EXIT.PROBLEMS : EXIT.OK;
 }
 
