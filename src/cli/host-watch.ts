@@ -1,3 +1,5 @@
+import { leaveClosedPipeToServer } from './run.js';
+
 /**
  * How a server on stdio learns that the client that started it (its host) is gone. A killed host
  * closes its ends of the three pipes: stdin ends, and the next write to stdout or stderr fails with
@@ -5,6 +7,7 @@
  * no one, hold its locks and, as once happened, spin on failing writes until the disk was full.
  */
 export function watchHost(onGone: (reason: string) => void): void {
+  leaveClosedPipeToServer();
   process.stdin.on('end', () => onGone('stdin ended: the client closed it or exited'));
   process.stdin.on('close', () => onGone('stdin closed: the client exited'));
   process.stdin.on('error', (error) => onGone(`reading stdin failed (${describe(error)}): the client is gone`));

@@ -69,10 +69,17 @@ export async function withProject<T>(settings: Settings, layout: Layout, options
 
 /** `task-orchestrator status | head` closes stdout early: stop quietly instead of crashing on EPIPE. */
 export function exitQuietlyOnClosedPipe(): void {
-  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code === 'EPIPE') process.exit(process.exitCode ?? EXIT.OK);
-    throw error;
-  });
+  process.stdout.on('error', exitOnClosedPipe);
+}
+
+/** The server takes a closed stdout over: it logs why it stops before it exits (src/cli/host-watch.ts). */
+export function leaveClosedPipeToServer(): void {
+  process.stdout.off('error', exitOnClosedPipe);
+}
+
+function exitOnClosedPipe(error: NodeJS.ErrnoException): void {
+  if (error.code === 'EPIPE') process.exit(process.exitCode ?? EXIT.OK);
+  throw error;
 }
 
 /** Runs a command's action: its exit code, or an error on stderr with a non-zero exit code. */
