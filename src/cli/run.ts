@@ -5,8 +5,8 @@ import { escapeJsonControlChars } from '../domain/control-chars.js';
 import { OrchestratorError } from '../domain/errors.js';
 import { layoutFor, type Layout } from '../storage/layout.js';
 import { FileLogger } from '../storage/logger.js';
-import { printable } from './format.js';
 import { openProject, type OpenProject } from '../storage/open-project.js';
+import { printable } from './format.js';
 
 /** Exit codes of every command (docs/cli.md, "Exit codes"). */
 export const EXIT = {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, fstatSync, readFileSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, readFileSync, renameSync, statSync, writeFileSync, writeSync, type Stats } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger, ParentSummary, StoreProblem, StoreStatistics, TaskStore } from '../app/ports.js';
@@ -253,7 +253,7 @@ export class FileTaskStore implements TaskStore {
     try {
       const line = `${parentTaskId}\n`;
       const fd = this.openJournal();
-      let info;
+      let info: Stats;
       try {
         writeSync(fd, line);
         info = fstatSync(fd);
@@ -298,7 +298,7 @@ export class FileTaskStore implements TaskStore {
 }
 
 /** Where a link found in place of tasks/journal.log is moved (tasks/journal.log.link). */
-export const JOURNAL_LINK_ASIDE_SUFFIX = '.link';
+const JOURNAL_LINK_ASIDE_SUFFIX = '.link';
 
 async function exists(file: string): Promise<boolean> {
   return statSync(file, { throwIfNoEntry: false }) !== undefined;
