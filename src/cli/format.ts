@@ -1,3 +1,5 @@
+import { escapeControlChars } from '../domain/control-chars.js';
+
 /**
  * Terminal output for people: colour and bars only on a terminal. NO_COLOR (any value) turns colour
  * off; FORCE_COLOR (anything but "0") turns the rich output on where there is no terminal (for tests
@@ -54,4 +56,21 @@ export function indent(text: string, by = '    '): string {
 
 export function plural(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;
+}
+
+/**
+ * Text from task files, role files, configuration files and paths, made safe to print for people:
+ * every control character (ESC, carriage return, ...) becomes a visible escape such as \u001b, so
+ * a title cannot clear the screen, write the clipboard (OSC 52) or overwrite a line. Newlines stay,
+ * for results and descriptions shown on several lines. Takes a string or a whole report (every string
+ * in it, copied): apply it to the values before they are formatted, never to the formatted text,
+ * whose colours are the program's own.
+ */
+export function printable<T>(value: T): T {
+  if (typeof value === 'string') return escapeControlChars(value, { multiline: true }) as T;
+  if (Array.isArray(value)) return value.map(printable) as T;
+  if (value !== null && typeof value === 'object' && [Object.prototype, null].includes(Object.getPrototypeOf(value))) {
+    return Object.fromEntries(Object.entries(value).map(([key, v]) => [key, printable(v)])) as T;
+  }
+  return value;
 }

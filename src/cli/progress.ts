@@ -1,3 +1,4 @@
+import { escapeControlChars } from '../domain/control-chars.js';
 import { percent, progressBar, styleFor } from './format.js';
 
 /**
@@ -22,7 +23,7 @@ export class LiveProgress {
     this.lastDraw = now;
     const style = styleFor(this.stream);
     const room = Math.max(0, (this.stream.columns ?? 80) - this.label.length - 50);
-    this.stream.write(`\r\u001b[2K${this.label} ${progressBar(style, total ? done / total : 0, 30)} ${done}/${total} ${percent(done, total)} ${item.slice(0, room)}`);
+    this.stream.write(`\r\u001b[2K${this.label} ${progressBar(style, total ? done / total : 0, 30)} ${done}/${total} ${percent(done, total)} ${escapeControlChars(item).slice(0, room)}`);
   }
 
   done(): void {

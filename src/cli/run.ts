@@ -1,10 +1,12 @@
 import { statSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { readSettings, resolveBaseDir, type Settings } from '../config.js';
+import { escapeJsonControlChars } from '../domain/control-chars.js';
 import { OrchestratorError } from '../domain/errors.js';
 import { layoutFor, type Layout } from '../storage/layout.js';
 import { FileLogger } from '../storage/logger.js';
 import { openProject, type OpenProject } from '../storage/open-project.js';
+import { printable } from './format.js';
 
 /** Exit codes of every command (docs/cli.md, "Exit codes"). */
 export const EXIT = {
@@ -67,10 +69,17 @@ export async function withProject<T>(settings: Settings, layout: Layout, options
 
 /** `task-orchestrator status | head` closes stdout early: stop quietly instead of crashing on EPIPE. */
 export function exitQuietlyOnClosedPipe(): void {
-  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code === 'EPIPE') process.exit(process.exitCode ?? EXIT.OK);
-    throw error;
-  });
+  process.stdout.on('error', exitOnClosedPipe);
+}
+
+/** The server takes a closed stdout over: it logs why it stops before it exits (src/cli/host-watch.ts). */
+export function leaveClosedPipeToServer(): void {
+  process.stdout.off('error', exitOnClosedPipe);
+}
+
+function exitOnClosedPipe(error: NodeJS.ErrnoException): void {
+  if (error.code === 'EPIPE') process.exit(process.exitCode ?? EXIT.OK);
+  throw error;
 }
 
 /** Runs a command's action: its exit code, or an error on stderr with a non-zero exit code. */
@@ -78,7 +87,7 @@ export async function runCommand(action: () => Promise<number>): Promise<void> {
   try {
     process.exitCode = await action();
   } catch (error) {
-    process.stderr.write(`error: ${(error as Error).message}\n`);
+    process.stderr.write(`error: ${printable((error as Error).message)}\n`);
     process.exitCode = exitCodeOf(error);
   }
 }
@@ -89,6 +98,7 @@ function exitCodeOf(error: unknown): number {
   return EXIT.PROBLEMS;
 }
 
+/** A line for the person on stdout. Values from files go through printable() first (src/cli/format.ts). */
 export function print(text = ''): void {
   process.stdout.write(`${text}\n`);
 }
@@ -98,6 +108,7 @@ export function warn(text: string): void {
   process.stderr.write(`${text}\n`);
 }
 
+/** JSON escapes ESC and the other C0 controls itself; DEL, C1 and the bidi controls are escaped too. */
 export function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  process.stdout.write(`${escapeJsonControlChars(JSON.stringify(value, null, 2))}\n`);
 }

@@ -1,12 +1,12 @@
-import { closeSync, fstatSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import { closeSync, constants, fstatSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { lstat, open } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger, ParentSummary, StoreProblem, StoreStatistics } from '../app/ports.js';
 import { isParentComplete, statusCounts } from '../domain/lifecycle.js';
 import { SUBTASK_STATUSES, type ActiveOwner, type ParentTask, type StatusCounts, type SubtaskStatus } from '../domain/model.js';
 import { isValidTaskId, truncate } from '../domain/ids.js';
 import { parseTaskFile } from '../domain/task-file.js';
-import { isCode, tempPathFor } from './durable-fs.js';
+import { isCode, NO_FOLLOW, tempPathFor } from './durable-fs.js';
 import { relativeToRoot, type Layout } from './layout.js';
 
 type Location = ParentSummary['location'];
@@ -150,7 +150,7 @@ export class Catalog {
 
   /** Brings the index up to date with what any process wrote since the last look. */
   async refresh(): Promise<void> {
-    const info = await stat(this.layout.journalFile).catch(() => null);
+    const info = await this.journalInfo();
     if (!info) {
       if (this.journal.ino !== -1) return this.rescan();
       return;
@@ -343,13 +343,25 @@ export class Catalog {
   }
 
   private async journalEnd(): Promise<{ ino: number; offset: number }> {
-    const info = await stat(this.layout.journalFile).catch(() => null);
+    const info = await this.journalInfo();
     return info ? { ino: info.ino, offset: info.size } : { ino: -1, offset: 0 };
+  }
+
+  /** The journal's inode and size; null when there is none, or only a link in its place (never followed). */
+  private async journalInfo(): Promise<{ ino: number; size: number } | null> {
+    const info = await lstat(this.layout.journalFile).catch(() => null);
+    return info?.isFile() ? info : null;
   }
 
   /** Parent ids appended to the journal between two offsets; a half-written last line waits for next time. */
   private async readJournal(from: number, to: number): Promise<Set<string>> {
-    const handle = await open(this.layout.journalFile, 'r');
+    let handle;
+    try {
+      handle = await open(this.layout.journalFile, constants.O_RDONLY | NO_FOLLOW);
+    } catch (error) {
+      if (isCode(error, 'ELOOP', 'EMLINK')) return new Set(); // a link put in its place since the lstat: the next look skips it
+      throw error;
+    }
     try {
       const buffer = Buffer.alloc(to - from);
       const { bytesRead } = await handle.read(buffer, 0, buffer.length, from);

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fsync, linkSync, openSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fsync, linkSync, lstatSync, openSync, readlinkSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 
 /** The part of a file handle that durable writes use. */
@@ -180,6 +180,50 @@ async function removeQuietly(fs: DurableFs, file: string): Promise<void> {
   } catch {
     // already gone, or never created
   }
+}
+
+/** O_NOFOLLOW where the platform has it (not on Windows, where lstat is checked before opening). */
+export const NO_FOLLOW = constants.O_NOFOLLOW ?? 0;
+
+/**
+ * A symbolic link where the server appends to one of its own files (the log, the journal). A cloned
+ * repository can carry such a link pointing anywhere; writing through it would write outside the project.
+ */
+export class LinkRefusedError extends Error {
+  readonly code = 'ELOOP';
+  constructor(
+    readonly file: string,
+    readonly target: string,
+  ) {
+    super(`${file} is a symbolic link (to ${target}), and task-orchestrator never writes through a link`);
+  }
+}
+
+/**
+ * Opens `file` for appending (created if missing) without following a symbolic link in its place:
+ * a link fails with LinkRefusedError and nothing is written anywhere. Returns the file descriptor.
+ */
+export function openAppendNoFollow(file: string, mode = 0o644): number {
+  if (!NO_FOLLOW) refuseLink(file);
+  try {
+    return openSync(file, constants.O_APPEND | constants.O_CREAT | constants.O_WRONLY | NO_FOLLOW, mode);
+  } catch (error) {
+    // Linux and macOS answer ELOOP, FreeBSD EMLINK; either may have another cause, so look.
+    if (isCode(error, 'ELOOP', 'EMLINK')) refuseLink(file);
+    throw error;
+  }
+}
+
+/** Throws LinkRefusedError when `file` is a symbolic link. */
+export function refuseLink(file: string): void {
+  if (!lstatSync(file, { throwIfNoEntry: false })?.isSymbolicLink()) return;
+  let target = '?';
+  try {
+    target = readlinkSync(file);
+  } catch {
+    // gone meanwhile: still refused, the target is just unknown
+  }
+  throw new LinkRefusedError(file, target);
 }
 
 export function isCode(error: unknown, ...codes: string[]): boolean {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, readFileSync, renameSync, statSync, writeFileSync, writeSync, type Stats } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger, ParentSummary, StoreProblem, StoreStatistics, TaskStore } from '../app/ports.js';
@@ -9,7 +9,7 @@ import { isParentComplete } from '../domain/lifecycle.js';
 import type { ParentTask } from '../domain/model.js';
 import { parseTaskFile, serializeTaskFile } from '../domain/task-file.js';
 import { Catalog, parentNamedBy, problemWith } from './catalog.js';
-import { createFileExclusive, isCode, moveFileDurable, moveFileNoReplace, nodeFs, tempPathFor, UnflushedChangeError, writeFileDurable, type DurableFs } from './durable-fs.js';
+import { createFileExclusive, isCode, LinkRefusedError, moveFileDurable, moveFileNoReplace, nodeFs, openAppendNoFollow, tempPathFor, UnflushedChangeError, writeFileDurable, type DurableFs } from './durable-fs.js';
 import { ensureLayout, relativeToRoot, taskFileName, type Layout } from './layout.js';
 import { LockManager } from './lock.js';
 import { recover, type RecoveryReport } from './recovery.js';
@@ -252,8 +252,14 @@ export class FileTaskStore implements TaskStore {
     const journal = this.options.layout.journalFile;
     try {
       const line = `${parentTaskId}\n`;
-      appendFileSync(journal, line);
-      const info = statSync(journal);
+      const fd = this.openJournal();
+      let info: Stats;
+      try {
+        writeSync(fd, line);
+        info = fstatSync(fd);
+      } finally {
+        closeSync(fd);
+      }
       this.catalog.acknowledgeOwnAppend(info, Buffer.byteLength(line));
       // Replacing the journal gives it a new inode: readers notice and rescan instead of missing entries.
       if (info.size > JOURNAL_ROTATE_BYTES) {
@@ -266,7 +272,33 @@ export class FileTaskStore implements TaskStore {
       this.options.logger.warn(`Could not append to ${journal}: ${(error as Error).message}`);
     }
   }
+
+  /**
+   * The journal, opened for appending without following a link. A link in its place (a cloned
+   * repository can carry one, pointing anywhere) is moved aside, not written through, and a new
+   * journal started: the journal is only a hint, so nothing is lost, and every write goes on working.
+   */
+  private openJournal(): number {
+    const journal = this.options.layout.journalFile;
+    try {
+      return openAppendNoFollow(journal);
+    } catch (error) {
+      if (!(error instanceof LinkRefusedError)) throw error;
+      const aside = `${journal}${JOURNAL_LINK_ASIDE_SUFFIX}`;
+      try {
+        renameSync(journal, aside); // renames the link itself; where it points is not touched
+      } catch (moveError) {
+        if (!isCode(moveError, 'ENOENT')) throw moveError; // another process moved it a moment ago
+      }
+      const relative = (file: string) => relativeToRoot(this.options.layout, file);
+      this.options.logger.warn(`${relative(journal)} was a symbolic link (to ${error.target}). task-orchestrator never writes through a link, so it moved the link to ${relative(aside)} and started a new journal; nothing was written where the link points. Remove ${relative(aside)}.`, { file: journal, target: error.target });
+      return openAppendNoFollow(journal);
+    }
+  }
 }
+
+/** Where a link found in place of tasks/journal.log is moved (tasks/journal.log.link). */
+const JOURNAL_LINK_ASIDE_SUFFIX = '.link';
 
 async function exists(file: string): Promise<boolean> {
   return statSync(file, { throwIfNoEntry: false }) !== undefined;

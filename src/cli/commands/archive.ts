@@ -1,6 +1,6 @@
 import { archiveCompleted, type ArchiveOutcome } from '../../app/archive-completed.js';
 import { parseDuration } from '../duration.js';
-import { mark, plural, styleFor } from '../format.js';
+import { mark, plural, printable, styleFor } from '../format.js';
 import { EXIT, layoutOf, print, printJson, storeExists, warn, withProject, type BaseOptions } from '../run.js';
 
 export interface ArchiveOptions extends BaseOptions {
@@ -13,12 +13,12 @@ export async function archive(options: ArchiveOptions): Promise<number> {
   const olderThanMs = options.olderThan === undefined ? null : parseDuration(options.olderThan);
   const { settings, layout } = layoutOf(options);
   if (!(await storeExists(layout))) {
-    print(`Nothing to archive: ${layout.base} has no .task_orchestrator/ folder.`);
+    print(`Nothing to archive: ${printable(layout.base)} has no .task_orchestrator/ folder.`);
     return EXIT.OK;
   }
   const outcome = await withProject(settings, layout, { recover: false }, ({ orchestrator }) => archiveCompleted(orchestrator.ctx, { olderThanMs }));
   if (options.json) printJson(outcome);
-  else printOutcome(outcome, options.olderThan);
+  else printOutcome(printable(outcome), options.olderThan);
   return outcome.failed.length ? EXIT.PROBLEMS : EXIT.OK;
 }
 

@@ -4,7 +4,7 @@ import { diagnose, type Finding } from '../../storage/doctor.js';
 import { repair, type FixOutcome } from '../../storage/doctor-fix.js';
 import type { Layout } from '../../storage/layout.js';
 import { defaultLockOptions, isPidAlive, LockManager } from '../../storage/lock.js';
-import { indent, mark, paint, plural, styleFor, type Style } from '../format.js';
+import { indent, mark, paint, plural, printable, styleFor, type Style } from '../format.js';
 import { EXIT, layoutOf, print, printJson, withProject, type BaseOptions } from '../run.js';
 
 export interface DoctorOptions extends BaseOptions {
@@ -21,7 +21,7 @@ export async function doctor(options: DoctorOptions): Promise<number> {
   const fixed = needsFix ? await withProject(settings, layout, { recover: false }, ({ store }) => repair({ store, layout, locks }, before)) : [];
   const findings = needsFix ? await diagnose(layout, { locks, isPidAlive }) : before;
   if (options.json) printJson({ root: layout.root, healthy: !hasProblems(findings), fixed, findings });
-  else printReport(layout, findings, fixed, options.fix === true, styleFor(process.stdout));
+  else printReport(printable(layout), printable(findings), printable(fixed), options.fix === true, styleFor(process.stdout));
   return hasProblems(findings) ? EXIT.PROBLEMS : EXIT.OK;
 }
 

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { findPythonInstallation, importPythonInstallation, type ImportEntry, type ImportReport } from '../../storage/python-import.js';
 import { importPythonRoles, type RolesImportReport } from '../../storage/python-roles.js';
-import { mark, paint, plural, styleFor, type Style } from '../format.js';
+import { mark, paint, plural, printable, styleFor, type Style } from '../format.js';
 import { LiveProgress } from '../progress.js';
 import { EXIT, layoutOf, print, printJson, UsageError, warn, withProject, type BaseOptions } from '../run.js';
 
@@ -21,7 +21,7 @@ export async function importPython(options: ImportPythonOptions): Promise<number
   progress.done();
   const report: ImportReport = { ...tasks, roles: await importPythonRoles(layout.rolesDir, source.roleFiles) };
   if (options.json) printJson(report);
-  else printReport(report, layout.root, styleFor(process.stdout));
+  else printReport(printable(report), printable(layout.root), styleFor(process.stdout));
   return report.counts.unreadable + report.counts.failed + roleProblems(report.roles) > 0 ? EXIT.PROBLEMS : EXIT.OK;
 }
 

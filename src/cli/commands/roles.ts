@@ -1,5 +1,5 @@
 import { describeRoles, type RoleReport } from '../../storage/role-report.js';
-import { mark, paint, styleFor, type Style } from '../format.js';
+import { mark, paint, printable, styleFor, type Style } from '../format.js';
 import { EXIT, layoutOf, print, printJson, warn, type BaseOptions } from '../run.js';
 
 export interface RolesOptions extends BaseOptions {
@@ -11,7 +11,7 @@ export async function roles(options: RolesOptions): Promise<number> {
   const { layout } = layoutOf(options);
   const report = await describeRoles(layout);
   if (options.json) printJson(report);
-  else printReport(report, styleFor(process.stdout));
+  else printReport(printable(report), styleFor(process.stdout));
   return report.errors.length ? EXIT.PROBLEMS : EXIT.OK;
 }
 

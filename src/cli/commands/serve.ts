@@ -3,6 +3,7 @@ import { resolveBaseDir } from '../../config.js';
 import { createServer } from '../../mcp/server.js';
 import { ProjectHost } from '../../mcp/project-host.js';
 import { FileLogger } from '../../storage/logger.js';
+import { ExceptionStorm, SHUTDOWN_DEADLINE_MS, watchHost } from '../host-watch.js';
 import { settingsFor, type BaseOptions } from '../run.js';
 
 /** `task-orchestrator serve`: the MCP server on stdio. stdout carries only protocol messages. */
@@ -17,20 +18,27 @@ export async function serve(options: BaseOptions): Promise<void> {
   if (baseDir) host.project().catch((error: Error) => logger.error(`Cannot open ${baseDir}: ${error.message}`));
 
   let closing = false;
-  const shutdown = async (reason: string) => {
+  const shutdown = async (reason: string, exitCode = 0) => {
     if (closing) return;
     closing = true;
-    logger.info(`Shutting down (${reason})`);
+    logger.info(`Shutting down: ${reason}`); // to the log file: stderr may be what failed
+    setTimeout(() => {
+      logger.warn(`Shutdown took longer than ${SHUTDOWN_DEADLINE_MS} ms; exiting without waiting further`);
+      process.exit(exitCode);
+    }, SHUTDOWN_DEADLINE_MS).unref();
     await server.close().catch(() => undefined);
-    await host.close();
+    await host.close().catch(() => undefined);
     await logger.close();
-    process.exit(0);
+    process.exit(exitCode);
   };
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.stdin.on('end', () => void shutdown('the client closed stdin'));
-  process.on('uncaughtException', (error) => logger.error(`Uncaught exception: ${error.message}`, { stack: error.stack }));
-  process.on('unhandledRejection', (error) => logger.error(`Unhandled rejection: ${String(error)}`, { stack: (error as Error)?.stack }));
+  watchHost((reason) => void shutdown(reason));
+  const storm = new ExceptionStorm();
+  const uncaught = (what: string, error: unknown) => {
+    logger.error(`${what}: ${(error as Error)?.message ?? String(error)}`, { stack: (error as Error)?.stack });
+    if (storm.record()) void shutdown(`uncaught errors keep coming (the last: ${(error as Error)?.message ?? String(error)})`, 1);
+  };
+  process.on('uncaughtException', (error) => uncaught('Uncaught exception', error));
+  process.on('unhandledRejection', (error) => uncaught('Unhandled rejection', error));
 
   await server.connect(new StdioServerTransport());
   logger.info(`task-orchestrator serving on stdio (pid ${process.pid})`);

@@ -3,6 +3,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CLIENTS, clientTarget, isClient, scopesOf, type ClientEnvironment, type ClientTarget, type Launch } from '../../storage/client-config.js';
 import { applyMerge, isRefused, planMerge, type RefusedPlan, type WritablePlan } from '../../storage/json-config.js';
+import { escapeJsonControlChars } from '../../domain/control-chars.js';
+import { printable } from '../format.js';
 import { EXIT, print, projectDir, settingsFor, UsageError, warn, type BaseOptions } from '../run.js';
 
 export interface SetupOptions extends BaseOptions {
@@ -22,10 +24,10 @@ export async function setup(client: string, options: SetupOptions): Promise<numb
   const scope = options.scope ?? scopesOf(client)[0];
   const target = clientTarget(client, { scope, name: options.name, launch: launchCommand(options), baseDir: fixedBaseDir(options, scope) }, environment(options, scope));
   const plan = await planMerge(target);
-  if (isRefused(plan)) return refuse(plan, target);
-  if (options.print) return preview(plan, target);
+  if (isRefused(plan)) return refuse(printable(plan), target);
+  if (options.print) return preview(printable(plan), target);
   await applyMerge(plan);
-  print(doneMessage(plan, target));
+  print(doneMessage(printable(plan), target));
   return EXIT.OK;
 }
 
@@ -67,7 +69,7 @@ function refuse(plan: RefusedPlan, target: ClientTarget): number {
 }
 
 function snippet(target: ClientTarget): string {
-  return JSON.stringify({ [target.key]: { [target.name]: target.entry } }, null, 2);
+  return escapeJsonControlChars(JSON.stringify({ [target.key]: { [target.name]: target.entry } }, null, 2));
 }
 
 function doneMessage(plan: WritablePlan, target: ClientTarget): string {
@@ -75,5 +77,5 @@ function doneMessage(plan: WritablePlan, target: ClientTarget): string {
   const what = { create: `Created ${plan.file} with`, add: `Added`, update: `Updated`, unchanged: 'Already configured:' }[plan.status];
   const where = plan.status === 'create' ? '' : ` ${plan.status === 'unchanged' ? 'in' : plan.status === 'add' ? 'to' : 'in'} ${plan.file}`;
   const restart = plan.status === 'unchanged' ? ' Nothing changed.' : ` Restart ${target.client} to load it.`;
-  return `${what} the "${target.name}" server${where}${kept}.${restart}`;
+  return `${what} the "${printable(target.name)}" server${where}${kept}.${restart}`;
 }

@@ -1,6 +1,6 @@
 import { showTask, type ParentDetail, type SubtaskDetail } from '../../app/show-task.js';
 import type { Subtask } from '../../domain/model.js';
-import { indent, paint, percent, progressBar, STATUS_PAINT, styleFor, type Style } from '../format.js';
+import { indent, paint, percent, printable, progressBar, STATUS_PAINT, styleFor, type Style } from '../format.js';
 import { OrchestratorError } from '../../domain/errors.js';
 import { EXIT, layoutOf, print, printJson, storeExists, withProject, type BaseOptions } from '../run.js';
 
@@ -14,8 +14,8 @@ export async function show(id: string, options: ShowOptions): Promise<number> {
   if (!(await storeExists(layout))) throw new OrchestratorError('TASK_NOT_FOUND', `No task ${id}: ${layout.base} has no .task_orchestrator/ folder. Pass --base-dir to look in another project.`);
   const detail = await withProject(settings, layout, { recover: false }, ({ orchestrator }) => showTask(orchestrator.ctx, id));
   if (options.json) printJson(detail);
-  else if (detail.kind === 'parent') printParent(detail, styleFor(process.stdout));
-  else printSubtasks(detail, styleFor(process.stdout));
+  else if (detail.kind === 'parent') printParent(printable(detail), styleFor(process.stdout));
+  else printSubtasks(printable(detail), styleFor(process.stdout));
   return EXIT.OK;
 }
 

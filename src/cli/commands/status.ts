@@ -1,7 +1,7 @@
 import { statusReport, type ParentStatusView, type StatusReport, type SubtaskMention } from '../../app/status-report.js';
 import { SUBTASK_STATUSES, type StatusCounts } from '../../domain/model.js';
 import { truncate } from '../../domain/ids.js';
-import { mark, paint, percent, plural, progressBar, STATUS_PAINT, styleFor, type Style } from '../format.js';
+import { mark, paint, percent, plural, printable, progressBar, STATUS_PAINT, styleFor, type Style } from '../format.js';
 import { EXIT, layoutOf, print, printJson, storeExists, withProject, type BaseOptions } from '../run.js';
 
 export interface StatusOptions extends BaseOptions {
@@ -16,7 +16,7 @@ export async function status(options: StatusOptions): Promise<number> {
     ? await withProject(settings, layout, { recover: false }, ({ orchestrator }) => statusReport(orchestrator.ctx, { includeArchived: options.all === true }))
     : emptyReport(layout.base, options.all === true);
   if (options.json) printJson(report);
-  else printReport(report, styleFor(process.stdout));
+  else printReport(printable(report), styleFor(process.stdout));
   return EXIT.OK;
 }
 
@@ -35,7 +35,7 @@ function printReport(report: StatusReport, style: Style): void {
 function printParent(parent: ParentStatusView, style: Style): void {
   const { completed_subtasks: done, total_subtasks: total } = parent.progress;
   const where = parent.location === 'archive' ? paint(style, 'gray', ' (archived)') : '';
-  print(`${paint(style, 'bold', parent.parent_task_id)}  ${truncate(parent.title, 70)}${where}`);
+  print(`${paint(style, 'bold', parent.parent_task_id)}  ${truncate(oneLine(parent.title), 70)}${where}`);
   const bar = progressBar(style, total ? done / total : 0);
   print(`  ${bar ? `${bar} ` : ''}${percent(done, total)} (${done}/${total} completed)  ${countsLine(parent.status_counts, style)}`);
   for (const s of parent.interrupted_subtasks) print(`  ${paint(style, 'magenta', 'interrupted')} ${mention(s)}: its session ended while it was active; execute it again to resume`);
@@ -57,7 +57,7 @@ function totalsLine(report: StatusReport): string {
 }
 
 function mention(s: SubtaskMention): string {
-  return `${s.task_id} "${truncate(s.title, 60)}" (${s.specialist_type})`;
+  return `${s.task_id} "${truncate(oneLine(s.title), 60)}" (${s.specialist_type})`;
 }
 
 function oneLine(text: string): string {
