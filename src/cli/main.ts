@@ -90,8 +90,8 @@ program
   .option('--print', 'show the change without writing anything')
   .option('--scope <scope>', 'project (the project\'s own file; default for claude-code, cursor, vscode) or user (the user-wide file)')
   .option('--name <name>', 'the server\'s name in the configuration', 'task-orchestrator')
-  .option('--npx', 'start the server with "npx -y task-orchestrator serve" instead of this installation\'s path')
-  .option('--base-dir <dir>', 'the project: where project-scoped files go; with --scope user, fixes the project the server works on')
+  .option('--npx', 'start the server with "npx -y mcp-task-orchestrator serve" instead of this installation')
+  .option('--base-dir <dir>', 'the project (default: the current folder): where project-scoped files go; user-wide files name it in MCP_TASK_ORCHESTRATOR_BASE_DIR')
   .addOption(new Option('--platform <platform>', 'write the file for another platform').choices(['linux', 'darwin', 'win32']).hideHelp())
   .addHelpText(
     'after',

@@ -20,9 +20,20 @@ export interface Launch {
   args: string[];
 }
 
+/**
+ * How the server learns which project it works on:
+ * - `start-folder`: the client starts it in the project (Claude Code: the folder `claude` runs in);
+ * - `workspace-folder`: the entry says `${workspaceFolder}`, which the client expands to the folder it has open;
+ * - `fixed`: the entry names the folder (MCP_TASK_ORCHESTRATOR_BASE_DIR), for clients that start servers elsewhere.
+ */
+export type ProjectBinding = 'start-folder' | 'workspace-folder' | 'fixed';
+
 export interface ClientTarget {
   client: ClientName;
+  /** The product's own name, for messages ("Claude Desktop", not "claude-desktop"). */
+  product: string;
   scope: Scope;
+  binding: ProjectBinding;
   file: string;
   /** The key holding the server map: "servers" for VS Code, "mcpServers" elsewhere. */
   key: 'mcpServers' | 'servers';
@@ -31,44 +42,75 @@ export interface ClientTarget {
 }
 
 interface ClientSpec {
-  scopes: Scope[];
+  product: string;
+  /**
+   * Whether it starts servers with the PATH of the user's shell. Claude Desktop, opened from the desktop,
+   * does not (a command found in a terminal fails there with "spawn ... ENOENT"); Claude Code runs in a
+   * terminal, and the VS Code family (Cursor, Windsurf, Cline inside VS Code) reads the login shell's
+   * environment when opened from the desktop.
+   */
+  shellPath: boolean;
+  /** Its scopes, the default first, each with how the server finds the project from a file of that scope. */
+  scopes: Partial<Record<Scope, ProjectBinding>>;
   file(env: ClientEnvironment, scope: Scope): string;
   key: ClientTarget['key'];
   /** Fields the client expects besides command, args and env. */
   extra: Record<string, unknown>;
 }
 
+/**
+ * Claude Code starts servers in the folder it runs in, at either scope. Cursor and VS Code expand
+ * ${workspaceFolder} in a project's file, and it keeps that file valid for everyone who clones the
+ * project. Their user-wide files, and Claude Desktop, Windsurf and Cline, start servers in a folder of
+ * their own choosing (Claude Desktop: "/"), so the entry names the project.
+ */
 const SPECS: Record<ClientName, ClientSpec> = {
-  'claude-code': { scopes: ['project', 'user'], file: (e, s) => (s === 'project' ? path.join(e.projectDir, '.mcp.json') : path.join(e.home, '.claude.json')), key: 'mcpServers', extra: { type: 'stdio' } },
-  'claude-desktop': { scopes: ['user'], file: (e) => path.join(appSupport(e), 'Claude', 'claude_desktop_config.json'), key: 'mcpServers', extra: {} },
-  cursor: { scopes: ['project', 'user'], file: (e, s) => path.join(s === 'project' ? e.projectDir : e.home, '.cursor', 'mcp.json'), key: 'mcpServers', extra: {} },
-  vscode: { scopes: ['project', 'user'], file: (e, s) => (s === 'project' ? path.join(e.projectDir, '.vscode', 'mcp.json') : path.join(vsCodeUserDir(e), 'mcp.json')), key: 'servers', extra: { type: 'stdio' } },
-  windsurf: { scopes: ['user'], file: (e) => path.join(e.home, '.codeium', 'windsurf', 'mcp_config.json'), key: 'mcpServers', extra: {} },
-  cline: { scopes: ['user'], file: (e) => path.join(vsCodeUserDir(e), 'globalStorage', 'saoudrizwan.claude-dev', 'settings', 'cline_mcp_settings.json'), key: 'mcpServers', extra: { disabled: false } },
+  'claude-code': { product: 'Claude Code', shellPath: true, scopes: { project: 'start-folder', user: 'start-folder' }, file: (e, s) => (s === 'project' ? path.join(e.projectDir, '.mcp.json') : path.join(e.home, '.claude.json')), key: 'mcpServers', extra: { type: 'stdio' } },
+  'claude-desktop': { product: 'Claude Desktop', shellPath: false, scopes: { user: 'fixed' }, file: (e) => path.join(appSupport(e), 'Claude', 'claude_desktop_config.json'), key: 'mcpServers', extra: {} },
+  cursor: { product: 'Cursor', shellPath: true, scopes: { project: 'workspace-folder', user: 'fixed' }, file: (e, s) => path.join(s === 'project' ? e.projectDir : e.home, '.cursor', 'mcp.json'), key: 'mcpServers', extra: {} },
+  vscode: { product: 'VS Code', shellPath: true, scopes: { project: 'workspace-folder', user: 'fixed' }, file: (e, s) => (s === 'project' ? path.join(e.projectDir, '.vscode', 'mcp.json') : path.join(vsCodeUserDir(e), 'mcp.json')), key: 'servers', extra: { type: 'stdio' } },
+  windsurf: { product: 'Windsurf', shellPath: true, scopes: { user: 'fixed' }, file: (e) => path.join(e.home, '.codeium', 'windsurf', 'mcp_config.json'), key: 'mcpServers', extra: {} },
+  cline: { product: 'Cline', shellPath: true, scopes: { user: 'fixed' }, file: (e) => path.join(vsCodeUserDir(e), 'globalStorage', 'saoudrizwan.claude-dev', 'settings', 'cline_mcp_settings.json'), key: 'mcpServers', extra: { disabled: false } },
 };
 
 export function isClient(name: string): name is ClientName {
   return (CLIENTS as readonly string[]).includes(name);
 }
 
-export function scopesOf(client: ClientName): Scope[] {
-  return SPECS[client].scopes;
+export function productOf(client: ClientName): string {
+  return SPECS[client].product;
+}
+
+export function seesShellPath(client: ClientName): boolean {
+  return SPECS[client].shellPath;
+}
+
+/** The scope asked for, or the client's default; a scope the client lacks is refused with the ones it has. */
+export function resolveScope(client: ClientName, scope: string | undefined): Scope {
+  const scopes = Object.keys(SPECS[client].scopes) as Scope[];
+  if (scope === undefined) return scopes[0]!;
+  if (!(scopes as string[]).includes(scope)) throw new OrchestratorError('INVALID_INPUT', `${client} has no "${scope}" scope; use ${scopes.map((s) => `--scope ${s}`).join(' or ')}.`);
+  return scope as Scope;
+}
+
+/** How a server started from this client's file of this scope finds the project (see ProjectBinding). */
+export function projectBinding(client: ClientName, scope: Scope): ProjectBinding {
+  return SPECS[client].scopes[scope]!;
 }
 
 /**
- * The file to change and the entry to put in it. `baseDir` fixes the project folder through
- * MCP_TASK_ORCHESTRATOR_BASE_DIR (for user-wide files, whose clients may start the server anywhere);
- * VS Code's workspace file gets ${workspaceFolder}, which VS Code expands.
+ * The file to change and the entry to put in it. `fixedBaseDir` names the project through
+ * MCP_TASK_ORCHESTRATOR_BASE_DIR (the caller gives it for a `fixed` binding, or to override another);
+ * otherwise a `workspace-folder` entry gets ${workspaceFolder}, and a `start-folder` entry no folder at all.
  */
-export function clientTarget(client: ClientName, options: { scope?: string; name: string; launch: Launch; baseDir: string | null }, env: ClientEnvironment): ClientTarget {
+export function clientTarget(client: ClientName, options: { scope: Scope; name: string; launch: Launch; fixedBaseDir: string | null }, env: ClientEnvironment): ClientTarget {
   const spec = SPECS[client];
-  const scope = (options.scope ?? spec.scopes[0]) as Scope;
-  if (!spec.scopes.includes(scope)) {
-    throw new OrchestratorError('INVALID_INPUT', `${client} has no "${options.scope}" scope; use ${spec.scopes.map((s) => `--scope ${s}`).join(' or ')}.`);
-  }
-  const baseDir = options.baseDir ?? (client === 'vscode' && scope === 'project' ? '${workspaceFolder}' : null);
+  const scope = resolveScope(client, options.scope);
+  const binding = options.fixedBaseDir ? 'fixed' : projectBinding(client, scope);
+  if (binding === 'fixed' && !options.fixedBaseDir) throw new Error(`${spec.product} at ${scope} scope needs the project folder`);
+  const baseDir = binding === 'fixed' ? options.fixedBaseDir : binding === 'workspace-folder' ? '${workspaceFolder}' : null;
   const entry = { ...spec.extra, command: options.launch.command, args: options.launch.args, ...(baseDir ? { env: { MCP_TASK_ORCHESTRATOR_BASE_DIR: baseDir } } : {}) };
-  return { client, scope, file: spec.file(env, scope), key: spec.key, name: options.name, entry };
+  return { client, product: spec.product, scope, binding, file: spec.file(env, scope), key: spec.key, name: options.name, entry };
 }
 
 /** ~/Library/Application Support on macOS, %APPDATA% on Windows, ~/.config elsewhere. */

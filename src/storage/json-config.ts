@@ -29,7 +29,8 @@ export function isRefused(plan: MergePlan): plan is RefusedPlan {
   return plan.status === 'malformed' || plan.status === 'has_comments';
 }
 
-export async function planMerge(target: ClientTarget): Promise<MergePlan> {
+/** Only where the entry goes matters here, not which client it is for. */
+export async function planMerge(target: Pick<ClientTarget, 'file' | 'key' | 'name' | 'entry'>): Promise<MergePlan> {
   const existing = await readIfExists(target.file);
   if (existing === null) return { status: 'create', file: target.file, text: render({ [target.key]: { [target.name]: target.entry } }), original: null, otherServers: [] };
   const parsed = parseConfig(existing, target.key);

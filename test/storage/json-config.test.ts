@@ -10,14 +10,14 @@ test('a client config rewritten between the read and the write is left as the cl
   try {
     const file = path.join(dir, '.claude.json');
     await writeFile(file, JSON.stringify({ mcpServers: { other: { command: 'x' } } }), { mode: 0o600 });
-    const plan = await planMerge({ client: 'claude-code', scope: 'user', file, key: 'mcpServers', name: 'task-orchestrator', entry: { command: 'node', args: ['serve'] } });
+    const plan = await planMerge({ file, key: 'mcpServers', name: 'task-orchestrator', entry: { command: 'node', args: ['serve'] } });
     assert.ok(!isRefused(plan));
     const rewritten = JSON.stringify({ mcpServers: { other: { command: 'x' } }, numStartups: 42 });
     await writeFile(file, rewritten);
     await assert.rejects(applyMerge(plan), /changed while it was being merged/);
     assert.equal(await readFile(file, 'utf8'), rewritten);
 
-    const again = await planMerge({ client: 'claude-code', scope: 'user', file, key: 'mcpServers', name: 'task-orchestrator', entry: { command: 'node', args: ['serve'] } });
+    const again = await planMerge({ file, key: 'mcpServers', name: 'task-orchestrator', entry: { command: 'node', args: ['serve'] } });
     assert.ok(!isRefused(again));
     await applyMerge(again);
     const merged = JSON.parse(await readFile(file, 'utf8'));

@@ -1,11 +1,13 @@
+import { realpathSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { CLIENTS, clientTarget, isClient, scopesOf, type ClientEnvironment, type ClientTarget, type Launch } from '../../storage/client-config.js';
+import { projectDirProblem } from '../../config.js';
+import { CLIENTS, clientTarget, isClient, productOf, projectBinding, resolveScope, seesShellPath, type ClientEnvironment, type ClientName, type ClientTarget, type Scope } from '../../storage/client-config.js';
 import { applyMerge, isRefused, planMerge, type RefusedPlan, type WritablePlan } from '../../storage/json-config.js';
 import { escapeJsonControlChars } from '../../domain/control-chars.js';
 import { printable } from '../format.js';
-import { EXIT, print, projectDir, settingsFor, UsageError, warn, type BaseOptions } from '../run.js';
+import { chooseLaunch, type LaunchChoice } from '../launch.js';
+import { EXIT, print, settingsFor, UsageError, warn, type BaseOptions } from '../run.js';
 
 export interface SetupOptions extends BaseOptions {
   print?: boolean;
@@ -16,48 +18,69 @@ export interface SetupOptions extends BaseOptions {
 }
 
 const PLATFORMS = ['linux', 'darwin', 'win32'];
-const PACKAGE_NAME = 'task-orchestrator';
 
 /** `task-orchestrator setup <client>`: merges this server into an MCP client's configuration file. */
 export async function setup(client: string, options: SetupOptions): Promise<number> {
   if (!isClient(client)) throw new UsageError(`unknown client "${client}"; use one of ${CLIENTS.join(', ')}.`);
-  const scope = options.scope ?? scopesOf(client)[0];
-  const target = clientTarget(client, { scope, name: options.name, launch: launchCommand(options), baseDir: fixedBaseDir(options, scope) }, environment(options, scope));
+  const scope = resolveScope(client, options.scope);
+  const env = environment(options);
+  const project = needsProjectFolder(client, scope, options) ? projectFolder(options, env.home) : null;
+  const launch = chooseLaunch({ npx: options.npx === true, product: productOf(client), clientSeesShellPath: seesShellPath(client), platform: env.platform, pathVariable: process.env.PATH });
+  const fixedBaseDir = scope === 'user' ? project : null; // a project's own file never names the folder it is in
+  const target = clientTarget(client, { scope, name: options.name, launch: launch.launch, fixedBaseDir }, { ...env, projectDir: project ?? process.cwd() });
   const plan = await planMerge(target);
   if (isRefused(plan)) return refuse(printable(plan), target);
-  if (options.print) return preview(printable(plan), target);
+  if (options.print) return preview(printable(plan), target, launch);
   await applyMerge(plan);
   print(doneMessage(printable(plan), target));
+  printNotes(target, launch);
   return EXIT.OK;
 }
 
-/** This installation, run by the Node that runs this command: works without a global install or PATH. */
-function launchCommand(options: SetupOptions): Launch {
-  if (options.npx) return { command: 'npx', args: ['-y', PACKAGE_NAME, 'serve'] };
-  return { command: process.execPath, args: [fileURLToPath(new URL('../main.js', import.meta.url)), 'serve'] };
+/**
+ * A project file lives in the project, and a `fixed` entry names it. Claude Code's user-wide file
+ * needs none (Claude Code starts the server in the folder it runs in), unless --base-dir asks to fix one.
+ */
+function needsProjectFolder(client: ClientName, scope: Scope, options: SetupOptions): boolean {
+  return scope === 'project' || projectBinding(client, scope) === 'fixed' || options.baseDir !== undefined;
 }
 
 /**
- * In a user-wide file, an explicit --base-dir fixes the project the server works on. A project file
- * lives in the project (--base-dir says which), and its client starts the server there.
+ * --base-dir (or MCP_TASK_ORCHESTRATOR_BASE_DIR), else the folder setup runs in. The home folder and
+ * "/" are refused: a server fixed there would mix every project's tasks, and a project file there
+ * would apply to every folder below.
  */
-function fixedBaseDir(options: SetupOptions, scope: string | undefined): string | null {
-  return options.baseDir && scope === 'user' ? path.resolve(options.baseDir) : null;
+function projectFolder(options: SetupOptions, home: string): string {
+  const dir = path.resolve(settingsFor(options).baseDirFromEnv ?? process.cwd());
+  const problem = sameFolder(dir, home) ? 'it is your home folder' : projectDirProblem(dir);
+  if (problem) throw new UsageError(`${dir} cannot be the project folder: ${problem}. Run setup in the project's folder, or pass --base-dir <project folder>.`);
+  return dir;
+}
+
+function sameFolder(a: string, b: string): boolean {
+  const real = (dir: string) => {
+    try {
+      return realpathSync(dir);
+    } catch {
+      return path.resolve(dir);
+    }
+  };
+  return path.resolve(a) === path.resolve(b) || real(a) === real(b);
 }
 
 /** Home folder and platform come from HOME (or the OS) and --platform, so tests and other machines can aim elsewhere. */
-function environment(options: SetupOptions, scope: string | undefined): ClientEnvironment {
+function environment(options: SetupOptions): Omit<ClientEnvironment, 'projectDir'> {
   const platform = options.platform ?? process.platform;
   if (!PLATFORMS.includes(platform)) throw new UsageError(`--platform must be one of ${PLATFORMS.join(', ')}; got "${platform}".`);
-  const project = scope === 'project' ? projectDir(settingsFor(options)) : process.cwd();
-  return { home: process.env.HOME || os.homedir(), platform: platform as NodeJS.Platform, appData: process.env.APPDATA || null, projectDir: project };
+  return { home: process.env.HOME || os.homedir(), platform: platform as NodeJS.Platform, appData: process.env.APPDATA || null };
 }
 
-function preview(plan: WritablePlan, target: ClientTarget): number {
+function preview(plan: WritablePlan, target: ClientTarget, launch: LaunchChoice): number {
   const verb = { create: 'create', add: 'add to', update: 'update in', unchanged: 'leave unchanged' }[plan.status];
-  print(`Would ${verb} ${plan.file} (${target.client}, ${target.scope} scope):`);
+  print(`Would ${verb} ${plan.file} (${target.product}, ${target.scope} scope):`);
   print(snippet(target));
   if (plan.otherServers.length) print(`Other servers kept as they are: ${plan.otherServers.join(', ')}`);
+  printNotes(target, launch);
   return EXIT.OK;
 }
 
@@ -76,6 +99,24 @@ function doneMessage(plan: WritablePlan, target: ClientTarget): string {
   const kept = plan.otherServers.length ? ` (${plan.otherServers.length} other server(s) kept as they are)` : '';
   const what = { create: `Created ${plan.file} with`, add: `Added`, update: `Updated`, unchanged: 'Already configured:' }[plan.status];
   const where = plan.status === 'create' ? '' : ` ${plan.status === 'unchanged' ? 'in' : plan.status === 'add' ? 'to' : 'in'} ${plan.file}`;
-  const restart = plan.status === 'unchanged' ? ' Nothing changed.' : ` Restart ${target.client} to load it.`;
+  const restart = plan.status === 'unchanged' ? ' Nothing changed.' : ` Restart ${target.product} to load it.`;
   return `${what} the "${printable(target.name)}" server${where}${kept}.${restart}`;
+}
+
+/** Which command the entry runs and where the tasks will be kept: what the person needs to know to trust it or fix it. */
+function printNotes(target: ClientTarget, launch: LaunchChoice): void {
+  print(launch.note);
+  print(projectNote(target));
+}
+
+function projectNote(target: ClientTarget): string {
+  const env = (target.entry.env ?? {}) as Record<string, string>;
+  switch (target.binding) {
+    case 'fixed':
+      return `Tasks are kept in ${path.join(env.MCP_TASK_ORCHESTRATOR_BASE_DIR!, '.task_orchestrator')} (MCP_TASK_ORCHESTRATOR_BASE_DIR), whatever folder ${target.product} starts the server in; to work on another project, run setup again there.`;
+    case 'workspace-folder':
+      return `Tasks are kept in .task_orchestrator/ of the folder ${target.product} has open (\${workspaceFolder}).`;
+    case 'start-folder':
+      return `${target.product} starts the server in the folder you run it in: tasks are kept in .task_orchestrator/ there.`;
+  }
 }
