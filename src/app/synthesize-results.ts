@@ -12,6 +12,7 @@ export async function synthesizeResults(ctx: AppContext, request: { parent_task_
   const parentTaskId = unwrap(checkTaskId(request.parent_task_id, 'parent_task_id'));
   const parent = await ctx.store.read(parentTaskId);
   const report = synthesize(parent);
-  if (report.complete) await ctx.store.archiveIfComplete(parentTaskId);
+  // Archiving is housekeeping: a read-only store still answers with the report.
+  if (report.complete && !ctx.store.readOnly) await ctx.store.archiveIfComplete(parentTaskId);
   return { ...report, archived: (await ctx.store.locationOf(parentTaskId)) === 'archive' };
 }

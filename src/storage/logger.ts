@@ -1,9 +1,7 @@
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../app/ports.js';
-
-const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
-type Level = (typeof LEVELS)[number];
+import { LOG_LEVELS, type LogLevel } from '../config.js';
 
 /**
  * Logs to stderr and to .task_orchestrator/logs/orchestrator.log, never to stdout: stdout is the MCP
@@ -13,8 +11,10 @@ export class FileLogger implements Logger {
   private file: WriteStream | null = null;
   private readonly minimum: number;
 
-  constructor(options: { level?: string; stderr?: boolean } = {}) {
-    this.minimum = Math.max(0, LEVELS.indexOf((options.level ?? 'info') as Level));
+  constructor(options: { level?: LogLevel; stderr?: boolean } = {}) {
+    // Settings are checked when read (config.ts); an unknown level here is a bug, never "log everything".
+    this.minimum = LOG_LEVELS.indexOf(options.level ?? 'info');
+    if (this.minimum < 0) throw new Error(`Unknown log level "${String(options.level)}"; use ${LOG_LEVELS.join(', ')}.`);
     this.stderr = options.stderr ?? true;
   }
 
@@ -54,8 +54,8 @@ export class FileLogger implements Logger {
     return new Promise((resolve) => (file ? file.end(resolve) : resolve()));
   }
 
-  private write(level: Level, message: string, data?: Record<string, unknown>): void {
-    if (LEVELS.indexOf(level) < this.minimum) return;
+  private write(level: LogLevel, message: string, data?: Record<string, unknown>): void {
+    if (LOG_LEVELS.indexOf(level) < this.minimum) return;
     const line = `${new Date().toISOString()} ${level.toUpperCase().padEnd(5)} [pid ${process.pid}] ${message}${data ? ` ${JSON.stringify(data)}` : ''}\n`;
     if (this.stderr) process.stderr.write(line);
     this.file?.write(line);

@@ -146,7 +146,7 @@ describe('setup', () => {
     assert.match(unknown.stderr, /unknown client "notepad"; use one of claude-code, claude-desktop, cursor, vscode, windsurf, cline/);
     const missing = await setup(['cursor', '--base-dir', path.join(project, 'no-such-folder')]);
     assert.equal(missing.code, 2);
-    assert.match(missing.stderr, /the project folder .*no-such-folder does not exist/);
+    assert.match(missing.stderr, /the project folder .*no-such-folder \(--base-dir\) cannot be used: it does not exist/);
     const scope = await setup(['windsurf', '--scope', 'project']);
     assert.equal(scope.code, 2);
     assert.match(scope.stderr, /windsurf has no "project" scope; use --scope user/);

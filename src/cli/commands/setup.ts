@@ -1,5 +1,4 @@
 import os from 'node:os';
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CLIENTS, clientTarget, isClient, scopesOf, type ClientEnvironment, type ClientTarget, type Launch } from '../../storage/client-config.js';
 import { applyMerge, isRefused, planMerge, type RefusedPlan, type WritablePlan } from '../../storage/json-config.js';
@@ -40,7 +39,7 @@ function launchCommand(options: SetupOptions): Launch {
  * lives in the project (--base-dir says which), and its client starts the server there.
  */
 function fixedBaseDir(options: SetupOptions, scope: string | undefined): string | null {
-  return options.baseDir && scope === 'user' ? path.resolve(options.baseDir) : null;
+  return options.baseDir && scope === 'user' ? projectDir(settingsFor(options)) : null;
 }
 
 /** Home folder and platform come from HOME (or the OS) and --platform, so tests and other machines can aim elsewhere. */
