@@ -97,7 +97,7 @@ export interface ProjectFolder {
 export function chooseProjectFolder(settings: Settings, cwd: string = process.cwd()): ProjectFolder {
   if (settings.baseDirFromEnv) {
     const dir = path.resolve(settings.baseDirFromEnv);
-    return { dir, origin: settings.baseDirOrigin, problem: projectDirProblem(dir) };
+    return { dir, origin: settings.baseDirOrigin, problem: projectDirProblem(dir, { named: true }) };
   }
   const dir = path.resolve(cwd);
   return { dir, origin: 'the working directory', problem: projectDirProblem(dir) };
@@ -105,12 +105,14 @@ export function chooseProjectFolder(settings: Settings, cwd: string = process.cw
 
 /**
  * Why a folder cannot be a project folder, or null. Refused: the file-system root and the home folder
- * itself (clients such as Claude Desktop start servers there), the install folder, anything that is not
- * an existing folder, and a read-only folder with no .task_orchestrator/ to read. A read-only folder
- * that has one is usable: the store opens read-only. Symbolic links are resolved first, so that a link
- * cannot lead past these checks.
+ * itself (clients such as Claude Desktop start servers there), anything that is not an existing folder,
+ * a read-only folder with no .task_orchestrator/ to read, and the install folder, unless a person
+ * `named` it (MCP_TASK_ORCHESTRATOR_BASE_DIR or --base-dir: a checkout of task-orchestrator working on
+ * itself; a client or an assistant landing there by chance would lose the tasks to the next update).
+ * A read-only folder with a .task_orchestrator/ is usable: the store opens read-only. Symbolic links
+ * are resolved first, so that a link cannot lead past these checks.
  */
-export function projectDirProblem(dir: string): string | null {
+export function projectDirProblem(dir: string, options: { named?: boolean } = {}): string | null {
   if (dir.includes('\0')) return 'the path contains a NUL character';
   let real: string;
   try {
@@ -121,7 +123,7 @@ export function projectDirProblem(dir: string): string | null {
   if (real === path.parse(real).root) return 'it is the root of the file system';
   if (real === realPathOrNull(os.homedir())) return 'it is the home folder itself, not a project in it';
   const install = realPathOrNull(INSTALL_DIR) ?? INSTALL_DIR;
-  if (real === install || real.startsWith(`${install}${path.sep}`)) return 'it is the folder task-orchestrator is installed in';
+  if (!options.named && (real === install || real.startsWith(`${install}${path.sep}`))) return 'it is the folder task-orchestrator is installed in';
   const info = statSync(real);
   if (!info.isDirectory()) return info.isFile() ? 'it is a file, not a folder' : 'it is not a folder';
   if (!isWritable(real) && !statSync(path.join(real, '.task_orchestrator'), { throwIfNoEntry: false })?.isDirectory()) {

@@ -53,7 +53,7 @@ export class ProjectHost {
       const where = this.startedIn ? `the server was started in ${show(this.startedIn.dir)}, which cannot hold the tasks: ${this.startedIn.problem}` : 'the server was started in a folder it cannot use';
       return new OrchestratorError('NO_PROJECT_FOLDER', `No project folder is set: ${where}. ${ask}`, this.startedIn ? { started_in: this.startedIn.dir, reason: this.startedIn.problem } : {});
     }
-    const problem = projectDirProblem(this.baseDir);
+    const problem = projectDirProblem(this.baseDir, { named: this.fixedByEnvironment });
     if (!problem) return null;
     if (this.fixedByEnvironment) {
       const origin = this.settings.baseDirOrigin;

@@ -128,12 +128,18 @@ describe('projectDirProblem', () => {
     }
   });
 
-  test('the install folder and what is inside it, also through a symbolic link', async () => {
+  test('the install folder and what is inside it, also through a symbolic link, unless a person named it', async () => {
     const link = path.join(dir, 'to-install');
     await symlink(INSTALL_DIR, link);
     for (const candidate of [INSTALL_DIR, path.join(INSTALL_DIR, 'src'), link, path.join(link, 'src')]) {
       assert.equal(projectDirProblem(candidate), 'it is the folder task-orchestrator is installed in', candidate);
+      assert.equal(projectDirProblem(candidate, { named: true }), null, candidate);
     }
+  });
+
+  test('a named folder is still refused for everything else', () => {
+    assert.equal(projectDirProblem(path.parse(dir).root, { named: true }), 'it is the root of the file system');
+    assert.equal(projectDirProblem(path.join(dir, 'missing'), { named: true }), 'it does not exist');
   });
 
   test('a missing folder, a file, a NUL character', async () => {
