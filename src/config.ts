@@ -1,55 +1,158 @@
-import { accessSync, constants, statSync } from 'node:fs';
+import { accessSync, constants, realpathSync, statSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { MAX_STALE_MS } from './storage/lock.js';
+
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** A duration setting: its default and the values accepted, in milliseconds (README, "Configuration"). */
+export interface DurationBounds {
+  default: number;
+  min: number;
+  max: number;
+}
+
+/** A wait shorter than 0.1 s fails on any busy task; longer than 10 min outlasts every client's call timeout. */
+export const LOCK_TIMEOUT_BOUNDS: DurationBounds = { default: 10_000, min: 100, max: 600_000 };
+/**
+ * Holders refresh their lock every stale/4 (at most every 5 s). Another host judges that refresh by its
+ * own clock, so the bound must leave room for the clock difference between hosts: 5 s at the least.
+ * The spec's 1 hour is the upper bound.
+ */
+export const LOCK_STALE_BOUNDS: DurationBounds = { default: 30_000, min: 5_000, max: MAX_STALE_MS };
 
 /** Settings read from the environment (documented in the README, "Configuration"). */
 export interface Settings {
-  /** MCP_TASK_ORCHESTRATOR_BASE_DIR: fixes the project folder; working_directory cannot move it. */
+  /** MCP_TASK_ORCHESTRATOR_BASE_DIR (or --base-dir): fixes the project folder; working_directory cannot move it. */
   baseDirFromEnv: string | null;
+  /** Where baseDirFromEnv came from, for messages: the variable's name or "--base-dir". */
+  baseDirOrigin: string;
   /** MCP_TASK_ORCHESTRATOR_CONFIG_DIR: where role files are read from (default .task_orchestrator/roles/). */
   configDir: string | null;
-  /** MCP_TASK_ORCHESTRATOR_LOG_LEVEL: debug, info (default), warn or error. */
-  logLevel: string;
-  /** MCP_TASK_ORCHESTRATOR_LOCK_TIMEOUT_MS: how long to wait for a busy task before LOCK_TIMEOUT (default 10000). */
+  /** MCP_TASK_ORCHESTRATOR_LOG_LEVEL: debug, info (default), warn or error, in any case. */
+  logLevel: LogLevel;
+  /** MCP_TASK_ORCHESTRATOR_LOCK_TIMEOUT_MS: how long to wait for a busy task before LOCK_TIMEOUT. */
   lockTimeoutMs: number;
-  /** MCP_TASK_ORCHESTRATOR_LOCK_STALE_MS: another host's lock not refreshed for this long may be taken over (default 30000, at most 1 hour). */
+  /** MCP_TASK_ORCHESTRATOR_LOCK_STALE_MS: another host's lock not refreshed for this long may be taken over. */
   lockStaleMs: number;
 }
 
+/** A setting with a value it cannot take: the message names the variable, the value and what is allowed. */
+export class InvalidSettingError extends Error {
+  override readonly name = 'InvalidSettingError';
+}
+
+/**
+ * Reads the settings; an empty variable counts as unset. An invalid value is refused (every one of them
+ * in one message) rather than replaced by the default, so that a typo does not go unnoticed.
+ */
 export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
-  return {
+  const problems: string[] = [];
+  const settings: Settings = {
     baseDirFromEnv: nonEmpty(env.MCP_TASK_ORCHESTRATOR_BASE_DIR),
+    baseDirOrigin: 'MCP_TASK_ORCHESTRATOR_BASE_DIR',
     configDir: nonEmpty(env.MCP_TASK_ORCHESTRATOR_CONFIG_DIR),
-    logLevel: nonEmpty(env.MCP_TASK_ORCHESTRATOR_LOG_LEVEL) ?? 'info',
-    lockTimeoutMs: positiveNumber(env.MCP_TASK_ORCHESTRATOR_LOCK_TIMEOUT_MS, 10_000),
-    lockStaleMs: Math.min(positiveNumber(env.MCP_TASK_ORCHESTRATOR_LOCK_STALE_MS, 30_000), 3_600_000),
+    logLevel: logLevelOf(env, problems),
+    lockTimeoutMs: durationOf(env, 'MCP_TASK_ORCHESTRATOR_LOCK_TIMEOUT_MS', LOCK_TIMEOUT_BOUNDS, problems),
+    lockStaleMs: durationOf(env, 'MCP_TASK_ORCHESTRATOR_LOCK_STALE_MS', LOCK_STALE_BOUNDS, problems),
   };
+  if (problems.length) throw new InvalidSettingError(problems.join('\n'));
+  return settings;
+}
+
+function logLevelOf(env: NodeJS.ProcessEnv, problems: string[]): LogLevel {
+  const name = 'MCP_TASK_ORCHESTRATOR_LOG_LEVEL';
+  const value = nonEmpty(env[name]);
+  if (value === null) return 'info';
+  const lower = value.toLowerCase();
+  const level = lower === 'warning' ? 'warn' : LOG_LEVELS.find((l) => l === lower); // "warning": Python's name for it
+  if (level) return level;
+  problems.push(`${name} is ${quote(value)}: use ${LOG_LEVELS.slice(0, -1).join(', ')} or ${LOG_LEVELS.at(-1)} (any case), or leave it unset for info.`);
+  return 'info';
+}
+
+function durationOf(env: NodeJS.ProcessEnv, name: string, bounds: DurationBounds, problems: string[]): number {
+  const value = nonEmpty(env[name]);
+  if (value === null) return bounds.default;
+  const n = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+  if (n >= bounds.min && n <= bounds.max) return n;
+  problems.push(`${name} is ${quote(value)}: use a whole number of milliseconds from ${bounds.min} (${inWords(bounds.min)}) to ${bounds.max} (${inWords(bounds.max)}), or leave it unset for ${bounds.default}.`);
+  return bounds.default;
 }
 
 /** The folder this package is installed in: never used as a project folder. */
 export const INSTALL_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-/**
- * The project folder: the environment variable, else the working directory the client started us in,
- * unless that is the file-system root, the install folder or not writable (Claude Desktop starts
- * servers in "/"); then null, and the assistant must pass working_directory.
- */
-export function resolveBaseDir(settings: Settings, cwd: string = process.cwd()): string | null {
-  if (settings.baseDirFromEnv) return path.resolve(settings.baseDirFromEnv);
-  const dir = path.resolve(cwd);
-  return projectDirProblem(dir) ? null : dir;
+/** The folder the tasks live in, where that choice comes from, and why it cannot be used (null when it can). */
+export interface ProjectFolder {
+  dir: string;
+  /** "MCP_TASK_ORCHESTRATOR_BASE_DIR", "--base-dir" or "the working directory". */
+  origin: string;
+  problem: string | null;
 }
 
-/** Why a folder cannot be a project folder (root, the install folder, missing, not writable), or null. */
-export function projectDirProblem(dir: string): string | null {
-  if (dir === path.parse(dir).root) return 'it is the root of the file system';
-  if (dir === INSTALL_DIR || dir.startsWith(`${INSTALL_DIR}${path.sep}`)) return 'it is the folder task-orchestrator is installed in';
-  if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) return 'no such folder';
+/** The project folder: the variable (or --base-dir), else the working directory the client started us in. */
+export function chooseProjectFolder(settings: Settings, cwd: string = process.cwd()): ProjectFolder {
+  if (settings.baseDirFromEnv) {
+    const dir = path.resolve(settings.baseDirFromEnv);
+    return { dir, origin: settings.baseDirOrigin, problem: projectDirProblem(dir, { named: true }) };
+  }
+  const dir = path.resolve(cwd);
+  return { dir, origin: 'the working directory', problem: projectDirProblem(dir) };
+}
+
+/**
+ * Why a folder cannot be a project folder, or null. Refused: the file-system root and the home folder
+ * itself (clients such as Claude Desktop start servers there), anything that is not an existing folder,
+ * a read-only folder with no .task_orchestrator/ to read, and the install folder, unless a person
+ * `named` it (MCP_TASK_ORCHESTRATOR_BASE_DIR or --base-dir: a checkout of task-orchestrator working on
+ * itself; a client or an assistant landing there by chance would lose the tasks to the next update).
+ * A read-only folder with a .task_orchestrator/ is usable: the store opens read-only. Symbolic links
+ * are resolved first, so that a link cannot lead past these checks.
+ */
+export function projectDirProblem(dir: string, options: { named?: boolean } = {}): string | null {
+  if (dir.includes('\0')) return 'the path contains a NUL character';
+  let real: string;
+  try {
+    real = realpathSync(dir);
+  } catch (error) {
+    return unreachable(error as NodeJS.ErrnoException);
+  }
+  if (real === path.parse(real).root) return 'it is the root of the file system';
+  if (real === realPathOrNull(os.homedir())) return 'it is the home folder itself, not a project in it';
+  const install = realPathOrNull(INSTALL_DIR) ?? INSTALL_DIR;
+  if (!options.named && (real === install || real.startsWith(`${install}${path.sep}`))) return 'it is the folder task-orchestrator is installed in';
+  const info = statSync(real);
+  if (!info.isDirectory()) return info.isFile() ? 'it is a file, not a folder' : 'it is not a folder';
+  if (!isWritable(real) && !statSync(path.join(real, '.task_orchestrator'), { throwIfNoEntry: false })?.isDirectory()) {
+    return 'it is read-only and holds no .task_orchestrator/ folder to read';
+  }
+  return null;
+}
+
+export function isWritable(dir: string): boolean {
   try {
     accessSync(dir, constants.W_OK);
-    return null;
+    return true;
   } catch {
-    return 'it is not writable';
+    return false;
+  }
+}
+
+function unreachable(error: NodeJS.ErrnoException): string {
+  if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return 'it does not exist';
+  if (error.code === 'EACCES') return 'it cannot be reached (permission denied)';
+  if (error.code === 'ELOOP') return 'its symbolic links form a loop';
+  return `it cannot be reached (${error.code ?? error.message})`;
+}
+
+function realPathOrNull(dir: string): string | null {
+  try {
+    return realpathSync(dir);
+  } catch {
+    return null;
   }
 }
 
@@ -57,7 +160,13 @@ function nonEmpty(value: string | undefined): string | null {
   return value && value.trim() ? value.trim() : null;
 }
 
-function positiveNumber(value: string | undefined, fallback: number): number {
-  const n = Number(value);
-  return value && Number.isFinite(n) && n > 0 ? n : fallback;
+function quote(value: string): string {
+  return JSON.stringify(value.length > 100 ? `${value.slice(0, 100)}…` : value);
+}
+
+/** 100 -> "0.1 s", 600000 -> "10 min", 3600000 -> "1 h": the bounds in words a person reads at a glance. */
+function inWords(ms: number): string {
+  if (ms < 60_000) return `${ms / 1_000} s`;
+  if (ms < 3_600_000) return `${ms / 60_000} min`;
+  return `${ms / 3_600_000} h`;
 }

@@ -34,6 +34,8 @@ export interface StoreProblem {
 
 /** The storage port. The file store implements it; every change happens under the parent's lock. */
 export interface TaskStore {
+  /** The folder cannot be written: reads work, every change is refused with STORAGE_ERROR. */
+  readonly readOnly: boolean;
   /** Stores a new parent, calling `build` with a fresh id that is unique in the store. */
   create(build: (parentTaskId: string) => ParentTask): Promise<ParentTask>;
   /** Reads the current version of a parent from disk (active or archived). */

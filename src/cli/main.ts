@@ -23,7 +23,13 @@ program
   .description('Run the MCP server on stdio (what MCP clients start)')
   .option('--base-dir <dir>', BASE_DIR_HELP)
   .addHelpText('after', examples('serve --base-dir ~/code/my-project'))
-  .action(async (options: { baseDir?: string }) => (await import('./commands/serve.js')).serve(options));
+  // Through runCommand, so that an invalid setting ends it at start with the message and exit code 2.
+  .action((options: { baseDir?: string }) =>
+    runCommand(async () => {
+      await (await import('./commands/serve.js')).serve(options);
+      return EXIT.OK; // serving goes on until the client closes stdin
+    }),
+  );
 
 program
   .command('status')

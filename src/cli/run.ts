@@ -1,6 +1,5 @@
-import { statSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { readSettings, resolveBaseDir, type Settings } from '../config.js';
+import { chooseProjectFolder, InvalidSettingError, readSettings, type Settings } from '../config.js';
 import { escapeJsonControlChars } from '../domain/control-chars.js';
 import { OrchestratorError } from '../domain/errors.js';
 import { layoutFor, type Layout } from '../storage/layout.js';
@@ -14,7 +13,7 @@ export const EXIT = {
   OK: 0,
   /** The command ran and found or left problems, or an operation failed. */
   PROBLEMS: 1,
-  /** The command line was wrong: unknown option or client, bad duration or id, no project folder. */
+  /** The command line was wrong: unknown option or client, bad duration or id, no project folder, an invalid setting. */
   USAGE: 2,
 } as const;
 
@@ -27,8 +26,10 @@ export interface BaseOptions {
 
 export const BASE_DIR_HELP = 'project folder holding .task_orchestrator/ (default: MCP_TASK_ORCHESTRATOR_BASE_DIR, else the current folder)';
 
+/** The settings, with --base-dir in place of MCP_TASK_ORCHESTRATOR_BASE_DIR; an invalid setting is a usage error. */
 export function settingsFor(options: BaseOptions): Settings {
-  return readSettings(options.baseDir ? { ...process.env, MCP_TASK_ORCHESTRATOR_BASE_DIR: options.baseDir } : process.env);
+  const settings = readSettings(options.baseDir ? { ...process.env, MCP_TASK_ORCHESTRATOR_BASE_DIR: options.baseDir } : process.env);
+  return options.baseDir ? { ...settings, baseDirOrigin: '--base-dir' } : settings;
 }
 
 export function layoutOf(options: BaseOptions): { settings: Settings; layout: Layout } {
@@ -36,12 +37,15 @@ export function layoutOf(options: BaseOptions): { settings: Settings; layout: La
   return { settings, layout: layoutFor(projectDir(settings), settings.configDir ?? undefined) };
 }
 
-/** The project folder: it must exist, so that a mistyped --base-dir is not taken for an empty project. */
+/**
+ * The project folder. One that cannot be used (config.ts, projectDirProblem) is a usage error, so that
+ * a mistyped --base-dir is not taken for an empty project, and nothing is created in "/" or at home.
+ */
 export function projectDir(settings: Settings): string {
-  const baseDir = resolveBaseDir(settings);
-  if (!baseDir) throw new UsageError(`${process.cwd()} is not a usable project folder. Run this in the project, or pass --base-dir.`);
-  if (!statSync(baseDir, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`the project folder ${baseDir} does not exist.`);
-  return baseDir;
+  const folder = chooseProjectFolder(settings);
+  if (!folder.problem) return folder.dir;
+  if (settings.baseDirFromEnv) throw new UsageError(`the project folder ${folder.dir} (${folder.origin}) cannot be used: ${folder.problem}. Pass the project's folder.`);
+  throw new UsageError(`the current folder ${folder.dir} cannot be a project folder: ${folder.problem}. Run this in the project, or pass --base-dir.`);
 }
 
 export async function storeExists(layout: Layout): Promise<boolean> {
@@ -93,7 +97,7 @@ export async function runCommand(action: () => Promise<number>): Promise<void> {
 }
 
 function exitCodeOf(error: unknown): number {
-  if (error instanceof UsageError) return EXIT.USAGE;
+  if (error instanceof UsageError || error instanceof InvalidSettingError) return EXIT.USAGE;
   if (error instanceof OrchestratorError && (error.code === 'INVALID_TASK_ID' || error.code === 'INVALID_INPUT')) return EXIT.USAGE;
   return EXIT.PROBLEMS;
 }

@@ -13,10 +13,16 @@ import { openProject, type OpenProject } from '../storage/open-project.js';
 export class ProjectHost {
   private opening: Promise<OpenProject> | null = null;
 
+  /**
+   * `baseDir` null: the server started in a folder it cannot use (`startedIn` says which and why) and
+   * waits for working_directory. A folder fixed by the environment is kept even when unusable: each
+   * call then says why, and works as soon as the folder does.
+   */
   constructor(
     private baseDir: string | null,
     private readonly settings: Settings,
     private readonly logger: Logger & { attach?(logsDir: string): void },
+    private readonly startedIn: { dir: string; problem: string } | null = null,
   ) {}
 
   get fixedByEnvironment(): boolean {
@@ -28,19 +34,32 @@ export class ProjectHost {
   }
 
   project(): Promise<OpenProject> {
-    if (!this.baseDir) {
-      return Promise.reject(
-        new OrchestratorError('NO_PROJECT_FOLDER', 'No project folder is set: the server was started in a folder it cannot use (such as "/"). Call orchestrator_initialize_session with working_directory set to the project\'s absolute path, or set MCP_TASK_ORCHESTRATOR_BASE_DIR in the client\'s server configuration.'),
-      );
-    }
     if (!this.opening) {
-      const opening = this.open(this.baseDir);
+      const refusal = this.refusal();
+      if (refusal) return Promise.reject(refusal);
+      const opening = this.open(this.baseDir!);
       opening.catch(() => {
         if (this.opening === opening) this.opening = null; // let the next call try again (a folder created meanwhile, say)
       });
       this.opening = opening;
     }
     return this.opening;
+  }
+
+  /** Why no project can be opened now (checked on each call until one is: the folder may be fixed meanwhile), or null. */
+  private refusal(): OrchestratorError | null {
+    const ask = 'Call orchestrator_initialize_session with working_directory set to the project\'s absolute path, or set MCP_TASK_ORCHESTRATOR_BASE_DIR in the client\'s server configuration.';
+    if (!this.baseDir) {
+      const where = this.startedIn ? `the server was started in ${show(this.startedIn.dir)}, which cannot hold the tasks: ${this.startedIn.problem}` : 'the server was started in a folder it cannot use';
+      return new OrchestratorError('NO_PROJECT_FOLDER', `No project folder is set: ${where}. ${ask}`, this.startedIn ? { started_in: this.startedIn.dir, reason: this.startedIn.problem } : {});
+    }
+    const problem = projectDirProblem(this.baseDir, { named: this.fixedByEnvironment });
+    if (!problem) return null;
+    if (this.fixedByEnvironment) {
+      const origin = this.settings.baseDirOrigin;
+      return new OrchestratorError('NO_PROJECT_FOLDER', `${origin} is ${show(this.baseDir)}, which cannot hold the tasks: ${problem}. Nothing was created. Set ${origin} to the project's folder in the client's server configuration and restart the server.`, { setting: origin, base_dir: this.baseDir, reason: problem });
+    }
+    return new OrchestratorError('NO_PROJECT_FOLDER', `The project folder ${show(this.baseDir)} cannot hold the tasks: ${problem}. Nothing was created. ${ask}`, { base_dir: this.baseDir, reason: problem });
   }
 
   private async open(dir: string): Promise<OpenProject> {
@@ -51,8 +70,8 @@ export class ProjectHost {
       if (error instanceof OrchestratorError) throw error;
       throw new OrchestratorError('STORAGE_ERROR', `Cannot open the task store in ${dir}: ${(error as Error).message}. Check that the folder exists and is writable, or point MCP_TASK_ORCHESTRATOR_BASE_DIR at the project.`, { base_dir: dir });
     }
-    this.logger.attach?.(project.layout.logsDir);
-    this.logger.info(`Serving tasks from ${project.layout.root}`, { recovered: project.store.lastRecovery });
+    if (!project.store.readOnly) this.logger.attach?.(project.layout.logsDir);
+    this.logger.info(`Serving tasks from ${project.layout.root}${project.store.readOnly ? ' (read-only)' : ''}`, { recovered: project.store.lastRecovery });
     return project;
   }
 
@@ -60,13 +79,13 @@ export class ProjectHost {
   async moveTo(workingDirectory: string): Promise<void> {
     if (this.fixedByEnvironment) return;
     if (!path.isAbsolute(workingDirectory)) {
-      throw new OrchestratorError('INVALID_INPUT', `working_directory must be an absolute path; got "${workingDirectory.slice(0, 200)}". Pass the project's full path.`);
+      throw new OrchestratorError('INVALID_INPUT', `working_directory must be an absolute path; got ${show(workingDirectory)}. Pass the project's full path.`);
     }
     const target = path.resolve(workingDirectory);
-    if (target === this.baseDir) return;
+    if (target === this.baseDir && this.opening) return;
     const problem = projectDirProblem(target);
     if (problem) {
-      throw new OrchestratorError('INVALID_INPUT', `working_directory "${target.slice(0, 200)}" cannot hold the tasks: ${problem}. Pass the absolute path of the project folder.`, { working_directory: target });
+      throw new OrchestratorError('INVALID_INPUT', `working_directory ${show(target)} cannot hold the tasks: ${problem}. Pass the absolute path of the project folder.`, { working_directory: target, reason: problem });
     }
     const previous = this.opening;
     this.baseDir = target;
@@ -79,4 +98,9 @@ export class ProjectHost {
     this.opening = null;
     if (current) await (await current.catch(() => null))?.close();
   }
+}
+
+/** A path as people read it in a message: quoted, control characters such as NUL escaped, long ones cut. */
+function show(dir: string): string {
+  return JSON.stringify(dir.length > 200 ? `${dir.slice(0, 200)}…` : dir);
 }

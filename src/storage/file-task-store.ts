@@ -26,6 +26,8 @@ export interface FileStoreOptions {
   recover?: boolean;
   /** Let open() return before every file's stat key is checked against the index cache (the server). */
   verifyInBackground?: boolean;
+  /** .task_orchestrator/ cannot be written (a read-only mount, say): open creates and recovers nothing, changes are refused. */
+  readOnly?: boolean;
 }
 
 const JOURNAL_ROTATE_BYTES = 1024 * 1024;
@@ -45,10 +47,10 @@ export class FileTaskStore implements TaskStore {
 
   /** Creates the layout if needed, indexes the active tasks and runs recovery (idempotent, safe beside other processes). */
   static async open(options: FileStoreOptions): Promise<FileTaskStore> {
-    await ensureLayout(options.layout);
+    if (!options.readOnly) await ensureLayout(options.layout);
     const store = new FileTaskStore(options);
     await store.catalog.load({ verifyInBackground: options.verifyInBackground === true });
-    if (options.recover !== false) store.lastRecovery = await recover(store, options.layout, options.logger);
+    if (options.recover !== false && !options.readOnly) store.lastRecovery = await recover(store, options.layout, options.logger);
     return store;
   }
 
@@ -60,7 +62,12 @@ export class FileTaskStore implements TaskStore {
     return this.options.locks;
   }
 
+  get readOnly(): boolean {
+    return this.options.readOnly === true;
+  }
+
   async create(build: (parentTaskId: string) => ParentTask): Promise<ParentTask> {
+    this.refuseIfReadOnly();
     for (;;) {
       const parent = build(newParentTaskId(this.randomHex));
       const id = parent.parent_task_id;
@@ -81,6 +88,7 @@ export class FileTaskStore implements TaskStore {
   }
 
   async update(parentTaskId: string, change: (parent: ParentTask) => ParentTask | Promise<ParentTask>): Promise<ParentTask> {
+    this.refuseIfReadOnly();
     return this.options.locks.withLock(parentTaskId, async () => {
       const { parent, location } = await this.readWithLocation(parentTaskId);
       const next = await change(parent);
@@ -109,6 +117,7 @@ export class FileTaskStore implements TaskStore {
   }
 
   async archiveIfComplete(parentTaskId: string): Promise<boolean> {
+    this.refuseIfReadOnly();
     return this.options.locks.withLock(parentTaskId, async () => {
       const { parent, location } = await this.readWithLocation(parentTaskId);
       if (location !== 'active' || !isParentComplete(parent)) return false;
@@ -122,6 +131,7 @@ export class FileTaskStore implements TaskStore {
    * archived: then false and nothing is written. Never overwrites a file.
    */
   async importParent(parent: ParentTask, location: 'active' | 'archive'): Promise<boolean> {
+    this.refuseIfReadOnly();
     const id = parent.parent_task_id;
     return this.options.locks.withLock(id, async () => {
       if ((await exists(this.activePath(id))) || (await exists(this.archivePath(id)))) return false;
@@ -180,6 +190,7 @@ export class FileTaskStore implements TaskStore {
   }
 
   async saveDocument(parentTaskId: string, subtaskId: string, text: string, number: number): Promise<string> {
+    this.refuseIfReadOnly();
     const dir = path.join(this.options.layout.workDir, parentTaskId);
     // A new folder's own entry must reach the disk too, or power loss could lose the file inside it.
     if (await mkdir(dir, { recursive: true })) await this.fs.syncDir(this.options.layout.workDir).catch((error: Error) => {
@@ -192,6 +203,17 @@ export class FileTaskStore implements TaskStore {
 
   async close(): Promise<void> {
     this.catalog.close();
+  }
+
+  /** Every change starts here: in a read-only store it is refused before any lock or file is touched. */
+  private refuseIfReadOnly(): void {
+    if (!this.readOnly) return;
+    const root = this.options.layout.root;
+    throw new OrchestratorError(
+      'STORAGE_ERROR',
+      `${root} is read-only: its tasks can be read but not changed. Nothing was changed. Make the folder writable (or mount it read-write), then restart the server or run the command again.`,
+      { read_only: true, root },
+    );
   }
 
   activePath(id: string): string {

@@ -1,18 +1,16 @@
 import { closeSync, fstatSync, lstatSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../app/ports.js';
+import { LOG_LEVELS, type LogLevel } from '../config.js';
 import { escapeControlChars, escapeJsonControlChars } from '../domain/control-chars.js';
 import { isCode, openAppendNoFollow, refuseLink } from './durable-fs.js';
-
-const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
-type Level = (typeof LEVELS)[number];
 
 export const LOG_FILE_NAME = 'orchestrator.log';
 const DEFAULT_MAX_BYTES = 10 * 1024 * 1024;
 const DEFAULT_FILES = 3;
 
 export interface FileLoggerOptions {
-  level?: string;
+  level?: LogLevel;
   /** Also write every line to stderr (the server); the CLI keeps the terminal for its own output. */
   stderr?: boolean;
   /** The log is rotated once it reaches this size (default 10 MB). */
@@ -40,7 +38,9 @@ export class FileLogger implements Logger {
   private readonly reported = new Set<string>();
 
   constructor(options: FileLoggerOptions = {}) {
-    this.minimum = Math.max(0, LEVELS.indexOf((options.level ?? 'info') as Level));
+    // Settings are checked when read (config.ts); an unknown level here is a bug, never "log everything".
+    this.minimum = LOG_LEVELS.indexOf(options.level ?? 'info');
+    if (this.minimum < 0) throw new Error(`Unknown log level "${String(options.level)}"; use ${LOG_LEVELS.join(', ')}.`);
     this.stderr = options.stderr ?? true;
     this.maxBytes = Math.max(1, options.maxBytes ?? DEFAULT_MAX_BYTES);
     this.files = Math.max(1, Math.floor(options.files ?? DEFAULT_FILES));
@@ -86,8 +86,8 @@ export class FileLogger implements Logger {
     this.attachedTo = null;
   }
 
-  private write(level: Level, message: string, data?: Record<string, unknown>): void {
-    if (LEVELS.indexOf(level) < this.minimum) return;
+  private write(level: LogLevel, message: string, data?: Record<string, unknown>): void {
+    if (LOG_LEVELS.indexOf(level) < this.minimum) return;
     const line = formatLine(level, message, data);
     if (this.stderr) writeStderr(line);
     const file = this.file;
@@ -110,7 +110,7 @@ export class FileLogger implements Logger {
   }
 }
 
-function formatLine(level: Level, message: string, data?: Record<string, unknown>): string {
+function formatLine(level: LogLevel, message: string, data?: Record<string, unknown>): string {
   return `${new Date().toISOString()} ${level.toUpperCase().padEnd(5)} [pid ${process.pid}] ${escapeControlChars(message)}${data ? ` ${formatData(data)}` : ''}\n`;
 }
 

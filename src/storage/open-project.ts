@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import { statSync } from 'node:fs';
 import os from 'node:os';
 import type { AppContext } from '../app/context.js';
 import type { Logger } from '../app/ports.js';
 import { Orchestrator } from '../app/orchestrator.js';
 import type { ActiveOwner } from '../domain/model.js';
-import type { Settings } from '../config.js';
+import { isWritable, type Settings } from '../config.js';
 import { FileTaskStore } from './file-task-store.js';
 import { layoutFor, type Layout } from './layout.js';
 import { defaultLockOptions, isPidAlive, LockManager } from './lock.js';
@@ -23,11 +24,17 @@ const INSTANCE = randomBytes(6).toString('hex');
 /** Opens (creating if needed) the .task_orchestrator/ of a project folder and wires the use cases to it. */
 export async function openProject(baseDir: string, settings: Settings, logger: Logger & { attach?(logsDir: string): void }, options: { recover?: boolean; verifyInBackground?: boolean } = {}): Promise<OpenProject> {
   const layout = layoutFor(baseDir, settings.configDir ?? undefined);
-  // The log file first: what opening finds (corrupt files, lock takeovers, recovery) must reach logs/orchestrator.log.
-  try {
-    logger.attach?.(layout.logsDir);
-  } catch {
-    // an unwritable folder: opening the store below reports it
+  // A .task_orchestrator/ this process cannot write (a read-only mount, another user's folder) still serves reads.
+  const readOnly = isReadOnlyStore(layout);
+  if (readOnly) {
+    logger.warn(`${layout.root} is read-only: tasks are served for reading, changes are refused, and nothing is logged to its logs/ folder.`);
+  } else {
+    // The log file first: what opening finds (corrupt files, lock takeovers, recovery) must reach logs/orchestrator.log.
+    try {
+      logger.attach?.(layout.logsDir);
+    } catch {
+      // an unwritable folder: opening the store below reports it
+    }
   }
   const host = os.hostname();
   const locks = new LockManager(
@@ -39,13 +46,15 @@ export async function openProject(baseDir: string, settings: Settings, logger: L
       onTakeover: (name, owner, reason) => logger.warn(`Took over the lock of ${name}: ${reason}`, { lock: name, previous_owner: owner }),
     }),
   );
-  const store = await FileTaskStore.open({ layout, logger, locks, recover: options.recover, verifyInBackground: options.verifyInBackground });
-  try {
-    const roleFiles = await prepareRoleFiles(layout);
-    if (roleFiles.migrated.length) logger.info('Migrated Python-era configuration into roles/', { files: roleFiles.migrated });
-  } catch (error) {
-    // A read-only MCP_TASK_ORCHESTRATOR_CONFIG_DIR, say: the roles are still read from what is there.
-    logger.warn(`Could not write the default role files in ${layout.rolesDir}: ${(error as Error).message}`);
+  const store = await FileTaskStore.open({ layout, logger, locks, recover: options.recover, verifyInBackground: options.verifyInBackground, readOnly });
+  if (!readOnly) {
+    try {
+      const roleFiles = await prepareRoleFiles(layout);
+      if (roleFiles.migrated.length) logger.info('Migrated Python-era configuration into roles/', { files: roleFiles.migrated });
+    } catch (error) {
+      // A read-only MCP_TASK_ORCHESTRATOR_CONFIG_DIR, say: the roles are still read from what is there.
+      logger.warn(`Could not write the default role files in ${layout.rolesDir}: ${(error as Error).message}`);
+    }
   }
   const roles = await loadRoleCatalog(layout);
   for (const problem of roles.errors) logger.warn(`Role files: ${problem}`);
@@ -60,4 +69,9 @@ export async function openProject(baseDir: string, settings: Settings, logger: L
     baseDir: layout.base,
   };
   return { orchestrator: new Orchestrator(ctx), store, layout, close: () => store.close() };
+}
+
+/** An existing .task_orchestrator/ that this process may not write; a missing one is created (or fails) as usual. */
+function isReadOnlyStore(layout: Layout): boolean {
+  return statSync(layout.root, { throwIfNoEntry: false })?.isDirectory() === true && !isWritable(layout.root);
 }

@@ -98,9 +98,9 @@ describe('every command', () => {
   test('a folder that cannot be a project is a usage error', async () => {
     const { code, stderr } = await runCli(['status'], { cwd: '/' });
     assert.equal(code, 2);
-    assert.match(stderr, /is not a usable project folder/);
+    assert.match(stderr, /the current folder \/ cannot be a project folder: it is the root of the file system/);
     const typo = await runCli(['doctor', '--base-dir', '/no/such/project']);
     assert.equal(typo.code, 2);
-    assert.match(typo.stderr, /the project folder \/no\/such\/project does not exist/);
+    assert.match(typo.stderr, /the project folder \/no\/such\/project \(--base-dir\) cannot be used: it does not exist/);
   });
 });

@@ -163,7 +163,7 @@ describe('setup', () => {
     assert.match(unknown.stderr, /unknown client "notepad"; use one of claude-code, claude-desktop, cursor, vscode, windsurf, cline/);
     const missing = await setup(['cursor', '--base-dir', path.join(project, 'no-such-folder')]);
     assert.equal(missing.code, 2);
-    assert.match(missing.stderr, /no-such-folder cannot be the project folder: no such folder/);
+    assert.match(missing.stderr, /no-such-folder \(--base-dir\) cannot be used: it does not exist/);
     const scope = await setup(['windsurf', '--scope', 'project']);
     assert.equal(scope.code, 2);
     assert.match(scope.stderr, /windsurf has no "project" scope; use --scope user/);
@@ -228,7 +228,7 @@ describe('setup refuses a folder that cannot be the project', () => {
       const { code, stdout, stderr } = await setup(args, {}, home);
       assert.equal(code, 2, `${args.join(' ')}: ${stderr}`);
       assert.equal(stdout, '');
-      assert.match(stderr, /cannot be the project folder: it is your home folder\. Run setup in the project's folder, or pass --base-dir <project folder>\./);
+      assert.match(stderr, /cannot be a project folder: it is the home folder itself, not a project in it\. Run this in the project, or pass --base-dir\./);
     }
     assert.ok(!existsSync(path.join(home, '.mcp.json')) && !existsSync(path.join(home, '.vscode')), 'no project file in the home folder');
   });
@@ -238,7 +238,7 @@ describe('setup refuses a folder that cannot be the project', () => {
     try {
       const { code, stderr } = await setup(['windsurf'], { HOME: fresh }, path.parse(project).root);
       assert.equal(code, 2);
-      assert.match(stderr, /cannot be the project folder: it is the root of the file system\. Run setup in the project's folder, or pass --base-dir/);
+      assert.match(stderr, /cannot be a project folder: it is the root of the file system\. Run this in the project, or pass --base-dir/);
       assert.ok(!existsSync(path.join(fresh, '.codeium')), 'nothing written');
     } finally {
       await removeDir(fresh);

@@ -1,4 +1,5 @@
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, rmdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from '@modelcontextprotocol/client';
@@ -95,4 +96,29 @@ export async function snapshot(dir: string): Promise<Map<string, string>> {
   };
   await walk(dir);
   return files;
+}
+
+/**
+ * A read-only view of `source`: a bind mount remounted read-only. Permission bits would not do: root
+ * ignores them, and these tests may run as root. Returns why it cannot be made here (not root, no
+ * mount), for the test to skip with that reason.
+ */
+export async function readOnlyView(source: string): Promise<{ dir: string; remove(): Promise<void> } | { unavailable: string }> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'orchestrator-ro-'));
+  const run = (args: string[]) => spawnSync('mount', args, { encoding: 'utf8' });
+  const bind = run(['--bind', source, dir]);
+  if (bind.status !== 0) {
+    await rmdir(dir);
+    return { unavailable: `cannot bind-mount a read-only view (needs root and mount): ${(bind.stderr || bind.error?.message || '').trim()}` };
+  }
+  const remove = async () => {
+    // Only an empty mount point is removed: never delete through a mount that is still in place.
+    if (spawnSync('umount', [dir]).status === 0) await rmdir(dir);
+  };
+  const readOnly = run(['-o', 'remount,bind,ro', dir]);
+  if (readOnly.status !== 0) {
+    await remove();
+    return { unavailable: `cannot remount the view read-only: ${readOnly.stderr.trim()}` };
+  }
+  return { dir, remove };
 }

@@ -263,7 +263,7 @@ describe('roles and folders', () => {
       assert.equal(relative.error?.code, 'INVALID_INPUT');
       const typo = await mcp.call('orchestrator_initialize_session', { working_directory: path.join(project.dir, 'no-such-folder') });
       assert.equal(typo.error?.code, 'INVALID_INPUT');
-      assert.match(typo.text, /no such folder/);
+      assert.match(typo.text, /it does not exist/);
       assert.equal((await mcp.call('orchestrator_initialize_session', { working_directory: '/' })).error?.code, 'INVALID_INPUT');
       await assert.rejects(stat(path.join(project.dir, 'no-such-folder')), 'nothing is created for a mistyped folder');
       const session = await mcp.call('orchestrator_initialize_session', { working_directory: project.dir });
@@ -278,9 +278,10 @@ describe('roles and folders', () => {
 
   test('a project folder that cannot hold .task_orchestrator gives STORAGE_ERROR with a fix, and the server keeps serving', async () => {
     const project = await tempProject();
-    const notAFolder = path.join(project.dir, 'a-file');
-    await writeFile(notAFolder, 'not a folder');
-    const mcp = await connectInProcess(notAFolder);
+    const blocked = path.join(project.dir, 'blocked');
+    await mkdir(blocked);
+    await writeFile(path.join(blocked, '.task_orchestrator'), 'a file where the folder should be');
+    const mcp = await connectInProcess(blocked);
     try {
       const reply = await mcp.call('orchestrator_get_status');
       assert.equal(reply.error?.code, 'STORAGE_ERROR');

@@ -1,21 +1,27 @@
 import { StdioServerTransport } from '@modelcontextprotocol/server/stdio';
-import { resolveBaseDir } from '../../config.js';
+import { chooseProjectFolder } from '../../config.js';
 import { createServer } from '../../mcp/server.js';
 import { ProjectHost } from '../../mcp/project-host.js';
 import { FileLogger } from '../../storage/logger.js';
 import { ExceptionStorm, SHUTDOWN_DEADLINE_MS, watchHost } from '../host-watch.js';
 import { settingsFor, type BaseOptions } from '../run.js';
 
-/** `task-orchestrator serve`: the MCP server on stdio. stdout carries only protocol messages. */
+/**
+ * `task-orchestrator serve`: the MCP server on stdio. stdout carries only protocol messages. An invalid
+ * setting stops it at start (the message reaches the client's log); an unusable project folder does
+ * not: each tool call then says why, so that the assistant can tell the user.
+ */
 export async function serve(options: BaseOptions): Promise<void> {
   const settings = settingsFor(options);
   const logger = new FileLogger({ level: settings.logLevel });
-  const baseDir = resolveBaseDir(settings);
-  if (!baseDir) logger.warn(`Started in ${process.cwd()}, which is not a project folder; waiting for working_directory from orchestrator_initialize_session.`);
-  const host = new ProjectHost(baseDir, settings, logger);
+  const folder = chooseProjectFolder(settings);
+  const fixed = settings.baseDirFromEnv !== null;
+  const baseDir = folder.problem && !fixed ? null : folder.dir;
+  if (folder.problem) logger.warn(`${fixed ? `${folder.origin} is ${folder.dir}` : `Started in ${folder.dir}`}, which cannot hold the tasks: ${folder.problem}. ${fixed ? 'Tool calls are refused with NO_PROJECT_FOLDER.' : 'Waiting for working_directory from orchestrator_initialize_session.'}`);
+  const host = new ProjectHost(baseDir, settings, logger, folder.problem && !fixed ? { dir: folder.dir, problem: folder.problem } : null);
   const server = createServer(host, logger);
   // Open the project in the background, so the first tool call finds the index ready; errors surface on that call.
-  if (baseDir) host.project().catch((error: Error) => logger.error(`Cannot open ${baseDir}: ${error.message}`));
+  if (baseDir && !folder.problem) host.project().catch((error: Error) => logger.error(`Cannot open ${baseDir}: ${error.message}`));
 
   let closing = false;
   const shutdown = async (reason: string, exitCode = 0) => {

@@ -1,13 +1,11 @@
-import { realpathSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { projectDirProblem } from '../../config.js';
 import { CLIENTS, clientTarget, isClient, productOf, projectBinding, resolveScope, seesShellPath, type ClientEnvironment, type ClientName, type ClientTarget, type Scope } from '../../storage/client-config.js';
 import { applyMerge, isRefused, planMerge, type RefusedPlan, type WritablePlan } from '../../storage/json-config.js';
 import { escapeJsonControlChars } from '../../domain/control-chars.js';
 import { printable } from '../format.js';
 import { chooseLaunch, type LaunchChoice } from '../launch.js';
-import { EXIT, print, settingsFor, UsageError, warn, type BaseOptions } from '../run.js';
+import { EXIT, print, projectDir, settingsFor, UsageError, warn, type BaseOptions } from '../run.js';
 
 export interface SetupOptions extends BaseOptions {
   print?: boolean;
@@ -24,7 +22,7 @@ export async function setup(client: string, options: SetupOptions): Promise<numb
   if (!isClient(client)) throw new UsageError(`unknown client "${client}"; use one of ${CLIENTS.join(', ')}.`);
   const scope = resolveScope(client, options.scope);
   const env = environment(options);
-  const project = needsProjectFolder(client, scope, options) ? projectFolder(options, env.home) : null;
+  const project = needsProjectFolder(client, scope, options) ? projectFolder(options) : null;
   const launch = chooseLaunch({ npx: options.npx === true, product: productOf(client), clientSeesShellPath: seesShellPath(client), platform: env.platform, pathVariable: process.env.PATH });
   const fixedBaseDir = scope === 'user' ? project : null; // a project's own file never names the folder it is in
   const target = clientTarget(client, { scope, name: options.name, launch: launch.launch, fixedBaseDir }, { ...env, projectDir: project ?? process.cwd() });
@@ -50,22 +48,8 @@ function needsProjectFolder(client: ClientName, scope: Scope, options: SetupOpti
  * "/" are refused: a server fixed there would mix every project's tasks, and a project file there
  * would apply to every folder below.
  */
-function projectFolder(options: SetupOptions, home: string): string {
-  const dir = path.resolve(settingsFor(options).baseDirFromEnv ?? process.cwd());
-  const problem = sameFolder(dir, home) ? 'it is your home folder' : projectDirProblem(dir);
-  if (problem) throw new UsageError(`${dir} cannot be the project folder: ${problem}. Run setup in the project's folder, or pass --base-dir <project folder>.`);
-  return dir;
-}
-
-function sameFolder(a: string, b: string): boolean {
-  const real = (dir: string) => {
-    try {
-      return realpathSync(dir);
-    } catch {
-      return path.resolve(dir);
-    }
-  };
-  return path.resolve(a) === path.resolve(b) || real(a) === real(b);
+function projectFolder(options: SetupOptions): string {
+  return projectDir(settingsFor(options));
 }
 
 /** Home folder and platform come from HOME (or the OS) and --platform, so tests and other machines can aim elsewhere. */
