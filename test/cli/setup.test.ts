@@ -228,7 +228,7 @@ describe('setup refuses a folder that cannot be the project', () => {
       const { code, stdout, stderr } = await setup(args, {}, home);
       assert.equal(code, 2, `${args.join(' ')}: ${stderr}`);
       assert.equal(stdout, '');
-      assert.match(stderr, /cannot be a project folder: it is the home folder itself, not a project in it\. Run this in the project, or pass --base-dir\./);
+      assert.match(stderr, /it is the home folder itself, not a project in it\. (Run this in the project, or pass --base-dir|Pass the project's folder)\./);
     }
     assert.ok(!existsSync(path.join(home, '.mcp.json')) && !existsSync(path.join(home, '.vscode')), 'no project file in the home folder');
   });
