@@ -131,6 +131,25 @@ describe('doctor', () => {
     });
   });
 
+  test('locks left by dead servers are notes (servers take them over): healthy, exit 0; --fix still clears them', async () => {
+    const dir = await tempDir();
+    try {
+      await seedProject(dir);
+      const layout = layoutOf(dir);
+      await writeFile(path.join(layout.locksDir, 'task_dead.lock'), lockOwner(deadPid()));
+      const { code, stdout } = await runCli(['doctor'], { cwd: dir });
+      assert.equal(code, 0, stdout);
+      assert.match(stdout, /\[note\] locks\/task_dead\.lock: .*is gone/);
+      assert.match(stdout, /Healthy: no problems, 1 note\. "task-orchestrator doctor --fix" clears 1 leftover noted above\./);
+      const fixed = await runCli(['doctor', '--fix'], { cwd: dir });
+      assert.equal(fixed.code, 0, fixed.stdout);
+      assert.match(fixed.stdout, /\[fixed\] locks\/task_dead\.lock: cleared/);
+      assert.deepEqual(await readdir(layout.locksDir), []);
+    } finally {
+      await removeDir(dir);
+    }
+  });
+
   test('problems it cannot fix keep the exit code at 1', async () => {
     const dir = await tempDir();
     try {

@@ -218,6 +218,20 @@ describe('a hostile project folder', { skip: posixOnly }, () => {
       }
     });
 
+    test('a lock retry loop whose lock vanishes at every look still sleeps and gives up at its deadline (it used to spin the process at 100 % CPU)', { timeout: 60_000 }, async () => {
+      const build = await tempDir('vanishing-bundle');
+      try {
+        const bundle = await bundleWorker('hostile-worker', build.dir);
+        assert.ok(bundle);
+        const result = await runLimited(bundle, 'true', ['vanishing-lock', path.join(build.dir, 'locks')]);
+        assert.equal(result.code, 'LOCK_TIMEOUT', JSON.stringify(result));
+        assert.ok(result.ms < 3_000, `gave up after ${result.ms} ms`);
+        assert.ok(result.ticks >= 10, `a 10 ms timer fired only ${result.ticks} times in ${result.ms} ms: the loop starves the process`);
+      } finally {
+        await build.remove();
+      }
+    });
+
     test('under EMFILE, initialize_session reports the task it cannot read instead of silently showing none', { timeout: 60_000 }, async () => {
       const project = await tempDir('emfile');
       const build = await tempDir('emfile-bundle');

@@ -4,10 +4,14 @@
  *   update <baseDir> <parentId>          changes the parent (its lock file cannot be written: EFBIG under ulimit -f 0)
  *   update-emfile <baseDir> <parentId>   the same with every file descriptor taken (EMFILE)
  *   session-emfile <baseDir>             orchestrator_initialize_session with every file descriptor taken
+ *   vanishing-lock <locksDir>            takes a lock whose file exists but is gone at every look (observe
+ *                                        returns null), with a 500 ms timeout; reports the outcome and how
+ *                                        often a 10 ms timer fired meanwhile (0: the loop starved the process)
  */
 import { closeSync, openSync } from 'node:fs';
 import { readSettings } from '../../../src/config.js';
 import { OrchestratorError } from '../../../src/domain/errors.js';
+import { defaultLockOptions, LockManager, type ObservedLock } from '../../../src/storage/lock.js';
 import { silentLogger } from '../../../src/storage/logger.js';
 import { openProject } from '../../../src/storage/open-project.js';
 
@@ -37,6 +41,26 @@ async function outcome(work: () => Promise<unknown>, starved: boolean): Promise<
   } finally {
     for (const fd of taken) closeSync(fd);
   }
+}
+
+if (mode === 'vanishing-lock') {
+  /** A lock file that exists for link() but never when looked at: the retry loop must still sleep and give up. */
+  class VanishingLocks extends LockManager {
+    override async observe(): Promise<ObservedLock | null> {
+      return null;
+    }
+  }
+  const locks = new VanishingLocks(baseDir, defaultLockOptions({ timeoutMs: 500 }));
+  const { writeFileSync, mkdirSync } = await import('node:fs');
+  mkdirSync(baseDir, { recursive: true });
+  writeFileSync(locks.lockPath('task_0000000001'), '{}');
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 10);
+  const started = Date.now();
+  const result = await outcome(() => locks.withLock('task_0000000001', async () => ({ code: 'OK' })), false);
+  clearInterval(timer);
+  process.stdout.write(`${JSON.stringify({ ...(result as object), ticks, ms: Date.now() - started })}\n`);
+  process.exit(0);
 }
 
 const project = await openProject(baseDir, readSettings({}), silentLogger, { recover: false });
