@@ -223,7 +223,7 @@ export function openRegularFileSync(file: string): { fd: number; info: Stats } {
   try {
     fd = openSync(file, READ_FLAGS);
   } catch (error) {
-    throw refusalOf(file, error, lstatSync(file, { throwIfNoEntry: false }));
+    throw isRefusal(error) ? refusalOf(file, error, lstatSync(file, { throwIfNoEntry: false })) : error;
   }
   const info = fstatSync(fd);
   if (info.isFile()) return { fd, info };
@@ -247,7 +247,7 @@ export async function readRegularFile(file: string): Promise<Buffer> {
   try {
     handle = await open(file, READ_FLAGS);
   } catch (error) {
-    throw refusalOf(file, error, await lstat(file).catch(() => undefined));
+    throw isRefusal(error) ? refusalOf(file, error, await lstat(file).catch(() => undefined)) : error;
   }
   try {
     const info = await handle.stat();
@@ -270,13 +270,14 @@ export function readOpenFile(fd: number, size: number): Buffer {
   return buffer.subarray(0, filled);
 }
 
-/**
- * O_NOFOLLOW makes opening a link fail with ELOOP (EMLINK on FreeBSD), and a socket cannot be opened
- * at all (ENXIO): turn those into NotRegularFileError, after a look at what the entry is.
- */
+/** O_NOFOLLOW makes opening a link fail with ELOOP (EMLINK on FreeBSD); a socket cannot be opened at all (ENXIO). */
+function isRefusal(error: unknown): boolean {
+  return isCode(error, 'ELOOP', 'EMLINK', 'ENXIO');
+}
+
+/** A refused open as NotRegularFileError, after a look at what the entry is (the error itself when it is a file after all). */
 function refusalOf(file: string, error: unknown, info: Stats | undefined): unknown {
-  if (isCode(error, 'ELOOP', 'EMLINK', 'ENXIO') && info && !info.isFile()) return new NotRegularFileError(file, describeFileType(info));
-  return error;
+  return info && !info.isFile() ? new NotRegularFileError(file, describeFileType(info)) : error;
 }
 
 export function isCode(error: unknown, ...codes: string[]): boolean {
