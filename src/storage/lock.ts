@@ -29,6 +29,8 @@ export interface LockOptions {
 
 export const MAX_STALE_MS = 60 * 60 * 1000;
 const MARKER_STALE_MS = 5_000;
+/** Immediate retries of the lock loop in a row before it sleeps (and checks its deadline) again. */
+const MAX_QUICK_RETRIES = 3;
 
 export function isPidAlive(pid: number): boolean {
   try {
@@ -104,15 +106,17 @@ export class LockManager {
     const file = this.lockPath(name);
     const owner: LockOwner = { pid: this.options.pid, host: this.options.host, token: randomBytes(8).toString('hex'), acquired_at: new Date().toISOString() };
     const deadline = Date.now() + this.options.timeoutMs;
-    // Every path through this loop meets the deadline, and every one but the first quick retry sleeps:
-    // an entry that keeps vanishing must not spin the (single-threaded) server at full speed.
-    for (let attempt = 0; ; attempt++) {
+    for (let attempt = 0, quick = 0; ; attempt++) {
       if (this.tryCreate(file, owner)) return owner.token;
       const observed = await this.observeForLocking(name, file);
-      if (!observed && attempt === 0) continue; // released between our create and our look: try again at once
-      const staleness = observed && this.staleness(observed);
-      if (observed && staleness && (await this.breakStale(name, observed, staleness))) continue;
+      const staleness = observed ? this.staleness(observed) : null;
+      // Released between our create and our look, or a stale lock just removed: try again at once, but only a
+      // few times in a row. Then the deadline and a sleep apply: an entry that keeps vanishing (or coming back
+      // stale) must not spin the single-threaded server at full speed.
+      const retryNow = !observed || (staleness !== null && (await this.breakStale(name, observed, staleness)));
+      if (retryNow && quick++ < MAX_QUICK_RETRIES) continue;
       if (Date.now() >= deadline) throw lockTimeout(name, file, observed?.owner ?? null, this.options.timeoutMs);
+      quick = 0;
       await sleep(Math.min(2 ** Math.min(attempt, 5), 25) * (0.5 + Math.random()));
     }
   }
