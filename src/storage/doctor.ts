@@ -169,7 +169,10 @@ async function checkRoleFiles(layout: Layout): Promise<Finding[]> {
   return errors.map((error) => {
     const name = /^((?:templates\/)?[\w.-]+\.(?:yaml|md))\b/.exec(error)?.[1];
     const file = name ? path.join(layout.rolesDir, ...name.split('/')) : layout.rolesDir;
-    return finding(layout, file, { kind: 'role_file_error', severity: 'problem', message: error, meaning: 'The roles concerned fall back to their built-in definitions (or are missing, for new roles).', remedy: 'Edit the file to fix it ("task-orchestrator roles" shows the result), then restart the servers.', fixable: false });
+    const meaning = name?.startsWith('templates/')
+      ? 'The template is not used: its roles get the next one in line (specialist_prompt.md, else the built-in template).'
+      : 'The roles concerned fall back to their built-in definitions (or are missing, for new roles).';
+    return finding(layout, file, { kind: 'role_file_error', severity: 'problem', message: error, meaning, remedy: 'Edit the file to fix it ("task-orchestrator roles" shows the result), then restart the servers.', fixable: false });
   });
 }
 

@@ -7,7 +7,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { lstat, readdir, rm, symlink } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { Client } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
@@ -96,6 +96,8 @@ describe('a hostile project folder', { skip: posixOnly }, () => {
       mkfifo(path.join(layout.activeDir, `${FIFO_ID}.json`));
       mkfifo(path.join(layout.rolesDir, 'custom_roles.yaml'));
       mkfifo(path.join(layout.templatesDir, 'architect.md'));
+      await mkdir(path.join(project.dir, 'config', 'templates'), { recursive: true });
+      mkfifo(path.join(project.dir, 'config', 'templates', 'reviewer.md')); // the Python-era layout, migrated at start
       await rm(layout.indexCacheFile, { force: true });
       mkfifo(layout.indexCacheFile);
 
@@ -135,6 +137,8 @@ describe('a hostile project folder', { skip: posixOnly }, () => {
       assert.equal(roles.code, 1);
       assert.match(roles.stderr, /custom_roles\.yaml: is a named pipe/);
       assert.ok((await lstat(layout.indexCacheFile)).isFile(), 'the server wrote its cache over the pipe (never opening it)');
+      assert.ok(!(await readdir(layout.templatesDir)).includes('reviewer.md'), 'the pipe in config/templates/ was not migrated');
+      assert.match(await readFile(path.join(layout.logsDir, 'orchestrator.log'), 'utf8'), /Did not migrate .*reviewer\.md: is a named pipe/);
 
       const fixed = await runCliWithin(['doctor', '--fix'], project.dir);
       assert.match(fixed.stdout, new RegExp(`\\[fixed\\] tasks/active/${FIFO_ID}\\.json: moved to tasks/corrupted/`));
