@@ -27,7 +27,8 @@ export interface StoreStatistics {
 export interface StoreProblem {
   file: string;
   parent_task_id: string | null;
-  kind: 'corrupt' | 'unsupported_version' | 'misplaced';
+  /** not_a_file: a link, named pipe or folder where a task file belongs (never opened); unreadable: a read that failed (EMFILE, EACCES). */
+  kind: 'corrupt' | 'unsupported_version' | 'misplaced' | 'not_a_file' | 'unreadable';
   reason: string;
   action: string;
 }

@@ -1,4 +1,4 @@
-import { closeSync, constants, fstatSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, lstatSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { lstat, open } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger, ParentSummary, StoreProblem, StoreStatistics } from '../app/ports.js';
@@ -6,8 +6,9 @@ import { isParentComplete, statusCounts } from '../domain/lifecycle.js';
 import { SUBTASK_STATUSES, type ActiveOwner, type ParentTask, type StatusCounts, type SubtaskStatus } from '../domain/model.js';
 import { isValidTaskId, truncate } from '../domain/ids.js';
 import { parseTaskFile } from '../domain/task-file.js';
-import { isCode, NO_FOLLOW, tempPathFor } from './durable-fs.js';
+import { isCode, NotRegularFileError, openRegularFileSync, READ_FLAGS, readOpenFile, readRegularFileSync, tempPathFor } from './durable-fs.js';
 import { relativeToRoot, type Layout } from './layout.js';
+import { storageHint } from './storage-error.js';
 
 type Location = ParentSummary['location'];
 
@@ -101,7 +102,8 @@ export class Catalog {
 
   /** Files created or removed outside the journal since the cache was written (by hand, say). */
   private reconcileNames(): void {
-    const names = listTaskFiles(this.layout.activeDir);
+    const names = this.listTaskFiles(this.layout.activeDir);
+    if (!names) return;
     const present = new Set(names.map((n) => n.slice(0, -5)));
     for (const id of [...this.entries.active.keys()]) if (!present.has(id)) this.remove(id, 'active');
     for (const name of names) {
@@ -110,18 +112,26 @@ export class Catalog {
     }
   }
 
+  /**
+   * Loads the index from the cache file, all or nothing: every row and field is checked first, and any
+   * doubt (a number where a name belongs, an unknown status, a null row, a negative journal offset)
+   * means a scan instead. A cache is only a shortcut; a wrong one must never make the store unusable.
+   */
   private restoreCache(): boolean {
-    let cache: IndexCache;
+    let json: unknown;
     try {
-      cache = JSON.parse(readFileSync(this.layout.indexCacheFile, 'utf8')) as IndexCache;
-    } catch {
-      return false; // none yet, or torn by a crash: scan instead
+      json = JSON.parse(readRegularFileSync(this.layout.indexCacheFile).toString('utf8'));
+    } catch (error) {
+      // none yet, or torn by a crash: scan instead. Not a regular file (a named pipe, a link): never read.
+      if (error instanceof NotRegularFileError) this.logger.warn(`${error.message}; the task folders are scanned instead, and the cache is written anew.`);
+      return false;
     }
-    if (cache.format !== INDEX_CACHE_FORMAT || !Array.isArray(cache.active) || !Array.isArray(cache.problems)) return false;
-    for (const row of cache.active) {
-      const entry = Array.isArray(row) ? decodeEntry(row) : null;
-      if (entry) this.put('active', entry);
+    const cache = decodeCache(json, this.layout);
+    if (!cache) {
+      if (isObject(json) && json.format === INDEX_CACHE_FORMAT) this.logger.info(`${this.layout.indexCacheFile} does not have the expected shape; it was ignored and the task folders scanned.`);
+      return false;
     }
+    for (const entry of cache.entries) this.put('active', entry);
     for (const problem of cache.problems) this.problemsByFile.set(path.join(this.layout.root, problem.file), problem);
     this.journal = cache.journal;
     this.savedGeneration = this.generation; // what is in memory is what the cache holds
@@ -135,7 +145,8 @@ export class Catalog {
       format: INDEX_CACHE_FORMAT,
       journal: this.journal,
       active: [...this.entries.active.values()].map(encodeEntry),
-      problems: [...this.problemsByFile.values()].filter((p) => path.dirname(path.join(this.layout.root, p.file)) === this.layout.activeDir),
+      // Only lasting problems of active task files: a failed read (EMFILE) is tried again by the next start.
+      problems: [...this.problemsByFile.values()].filter((p) => p.kind !== 'unreadable' && path.dirname(path.join(this.layout.root, p.file)) === this.layout.activeDir),
     };
     const temp = tempPathFor(this.layout.indexCacheFile);
     try {
@@ -155,9 +166,14 @@ export class Catalog {
       if (this.journal.ino !== -1) return this.rescan();
       return;
     }
-    if (info.ino !== this.journal.ino || info.size < this.journal.offset) return this.rescan();
+    if (info.ino !== this.journal.ino || info.size < this.journal.offset || info.size - this.journal.offset > JOURNAL_READ_LIMIT) return this.rescan();
     if (info.size === this.journal.offset) return;
-    const ids = await this.readJournal(this.journal.offset, info.size);
+    let ids: Set<string>;
+    try {
+      ids = await this.readJournal(this.journal.offset, info.size);
+    } catch {
+      return this.rescan(); // EMFILE, say: the rescan compares every file instead (and reports a folder it cannot list)
+    }
     for (const id of ids) this.reload(id);
   }
 
@@ -256,7 +272,8 @@ export class Catalog {
    */
   private async scan(location: Location): Promise<void> {
     const dir = this.dirOf(location);
-    const names = listTaskFiles(dir);
+    const names = this.listTaskFiles(dir);
+    if (!names) return; // what could not be listed (EMFILE, say) is kept as it was, and reported
     const present = new Set(names.map((n) => n.slice(0, -5)));
     for (const id of [...this.entries[location].keys()]) if (!present.has(id)) this.remove(id, location);
     for (const file of [...this.problemsByFile.keys()]) if (path.dirname(file) === dir && !present.has(path.basename(file, '.json'))) this.problemsByFile.delete(file);
@@ -270,8 +287,13 @@ export class Catalog {
     const file = path.join(this.dirOf(location), name);
     const id = name.slice(0, -5);
     const known = (key: string) => this.entries[location].get(id)?.statKey === key || this.problemsByFile.get(file)?.statKey === key;
-    if (known(quickStatKey(file))) return; // one stat instead of open, fstat, read and close
-    const read = readIfChanged(file, known);
+    if (known(quickStatKey(file))) return this.readable(file); // one stat instead of open, fstat, read and close
+    let read: ReturnType<typeof readIfChanged>;
+    try {
+      read = readIfChanged(file, known);
+    } catch (error) {
+      return this.unreadable(location, file, id, error);
+    }
     if (read === 'gone') {
       this.remove(id, location);
       this.problemsByFile.delete(file);
@@ -280,14 +302,56 @@ export class Catalog {
     }
   }
 
+  /**
+   * A task file that could not be read. Something that is not a regular file (a named pipe, a link) is
+   * reported as such and never opened. A read that failed (EMFILE, EACCES) is reported too, but the
+   * parent's last known summary stays: the next look tries again.
+   */
+  unreadable(location: Location, file: string, id: string, error: unknown): void {
+    if (error instanceof NotRegularFileError) {
+      this.remove(id, location);
+      this.report(file, { parent_task_id: id, kind: 'not_a_file', reason: `is ${error.what}, not a regular file, so the server never opens it`, action: 'Move it out of the tasks folder (it is not a task file this server wrote), or run "task-orchestrator doctor --fix" to set it aside.' }, quickStatKey(file));
+      return;
+    }
+    const code = (error as NodeJS.ErrnoException).code ?? 'unknown';
+    this.report(file, { parent_task_id: id, kind: 'unreadable', reason: `could not be read (${code}: ${(error as Error).message})`, action: `${storageHint(code)} Nothing was changed.` }, '');
+  }
+
+  /** A read of this file succeeded: a failed read reported earlier (EMFILE, say) is over. */
+  readable(file: string): void {
+    if (this.problemsByFile.get(file)?.kind === 'unreadable') this.problemsByFile.delete(file);
+  }
+
+  /** Records a problem, logging it the first time it is seen in this form. */
+  private report(file: string, problem: Omit<StoreProblem, 'file'>, statKey: string): void {
+    const known = this.problemsByFile.get(file);
+    if (known?.statKey !== statKey || known.reason !== problem.reason) this.logger.warn(`${file} cannot be used: ${problem.reason}. It was left as it is.`, { file, kind: problem.kind });
+    this.problemsByFile.set(file, { file: relativeToRoot(this.layout, file), ...problem, statKey });
+  }
+
+  /**
+   * The task file names in a folder; null when it cannot be listed (then it is reported, and the index
+   * keeps what it had: EMFILE must not look like a folder with no tasks). A missing folder has none.
+   */
+  private listTaskFiles(dir: string): string[] | null {
+    try {
+      const names = readdirSync(dir).filter((n) => n.endsWith('.json') && !n.startsWith('.'));
+      this.problemsByFile.delete(dir);
+      return names;
+    } catch (error) {
+      if (isCode(error, 'ENOENT')) return [];
+      const code = (error as NodeJS.ErrnoException).code ?? 'unknown';
+      this.report(dir, { parent_task_id: null, kind: 'unreadable', reason: `the folder could not be listed (${code}: ${(error as Error).message}); its tasks are shown as last seen`, action: `${storageHint(code)} Nothing was changed.` }, '');
+      return null;
+    }
+  }
+
   private ingest(location: Location, file: string, id: string, text: string, statKey: string): void {
     const parsed = parseTaskFile(text);
     const problem = problemWith(id, parsed);
     this.remove(id, location);
     if (problem || !parsed.ok) {
-      const reported = problem ?? { parent_task_id: id, kind: 'corrupt' as const, reason: 'unreadable', action: '' };
-      if (this.problemsByFile.get(file)?.statKey !== statKey) this.logger.warn(`Task file ${file} cannot be used: ${reported.reason}. It was left as it is.`, { file, kind: reported.kind });
-      this.problemsByFile.set(file, { file: relativeToRoot(this.layout, file), ...reported, statKey });
+      this.report(file, problem ?? { parent_task_id: id, kind: 'corrupt' as const, reason: 'unreadable', action: '' }, statKey);
       return;
     }
     this.problemsByFile.delete(file);
@@ -357,7 +421,7 @@ export class Catalog {
   private async readJournal(from: number, to: number): Promise<Set<string>> {
     let handle;
     try {
-      handle = await open(this.layout.journalFile, constants.O_RDONLY | NO_FOLLOW);
+      handle = await open(this.layout.journalFile, READ_FLAGS);
     } catch (error) {
       if (isCode(error, 'ELOOP', 'EMLINK')) return new Set(); // a link put in its place since the lstat: the next look skips it
       throw error;
@@ -392,6 +456,13 @@ export function problemWith(id: string, parsed: ReturnType<typeof parseTaskFile>
   return null;
 }
 
+/**
+ * The journal is judged by lstat and opened without following a link or waiting for a writer: a link
+ * there (to a growing log elsewhere, say) or a named pipe is never read, and its size never changes.
+ */
+/** More unread journal than this (it rotates at 1 MiB): a rescan costs less than reading it. */
+const JOURNAL_READ_LIMIT = 4 * 1024 * 1024;
+
 const SCAN_BATCH = 256;
 const BACKGROUND_VERIFY_DELAY_MS = 300;
 const INDEX_CACHE_FORMAT = 2;
@@ -404,67 +475,105 @@ interface IndexCache {
   format: number;
   journal: { ino: number; offset: number };
   active: CachedEntry[];
-  problems: (StoreProblem & { statKey: string })[];
+  problems: CachedProblem[];
 }
+
+type CachedProblem = StoreProblem & { statKey: string };
 
 function encodeEntry({ statKey, summary: s }: Entry): CachedEntry {
   return [statKey, s.parent_task_id, s.title, s.description, s.status, s.created_at, s.updated_at, s.subtasks.map((t) => [t.task_id, t.title, t.status, t.specialist_type, t.active_owner ?? 0])];
 }
 
-function decodeEntry(row: unknown[]): Entry | null {
-  const [statKey, id, title, description, status, created_at, updated_at, subtasks] = row as CachedEntry;
-  if (typeof statKey !== 'string' || typeof id !== 'string' || !Array.isArray(subtasks)) return null;
+/** The cache's content if every part of it has the expected shape, else null. */
+function decodeCache(json: unknown, layout: Layout): { entries: Entry[]; problems: CachedProblem[]; journal: IndexCache['journal'] } | null {
+  if (!isObject(json) || json.format !== INDEX_CACHE_FORMAT || !Array.isArray(json.active) || !Array.isArray(json.problems)) return null;
+  const journal = json.journal;
+  if (!isObject(journal) || !Number.isSafeInteger(journal.ino) || (journal.ino as number) < -1 || !Number.isSafeInteger(journal.offset) || (journal.offset as number) < 0) return null;
+  const entries: Entry[] = [];
+  const ids = new Set<string>();
+  for (const row of json.active) {
+    const entry = decodeEntry(row);
+    if (!entry || ids.has(entry.summary.parent_task_id)) return null;
+    ids.add(entry.summary.parent_task_id);
+    entries.push(entry);
+  }
+  const problems: CachedProblem[] = [];
+  for (const problem of json.problems) {
+    if (!isCachedProblem(problem, layout)) return null;
+    problems.push(problem);
+  }
+  return { entries, problems, journal: { ino: journal.ino as number, offset: journal.offset as number } };
+}
+
+function decodeEntry(row: unknown): Entry | null {
+  if (!Array.isArray(row) || row.length !== 8) return null;
+  const [statKey, id, title, description, status, created_at, updated_at, subtasks] = row as unknown[];
+  if (!allText(statKey, id, title, description, created_at, updated_at) || !isValidTaskId(id as string)) return null;
+  if ((status !== 'active' && status !== 'completed') || !Array.isArray(subtasks)) return null;
+  const decoded: ParentSummary['subtasks'] = [];
+  for (const subtask of subtasks) {
+    const one = decodeSubtask(subtask);
+    if (!one) return null;
+    decoded.push(one);
+  }
   return {
-    statKey,
-    summary: {
-      parent_task_id: id,
-      title,
-      description,
-      location: 'active',
-      status,
-      created_at,
-      updated_at,
-      subtasks: subtasks.map(([task_id, subtaskTitle, subtaskStatus, specialist_type, owner]) => ({ task_id, title: subtaskTitle, status: canonical(subtaskStatus), specialist_type: intern(specialist_type), active_owner: owner || null })),
-    },
+    statKey: statKey as string,
+    summary: { parent_task_id: id as string, title: title as string, description: description as string, location: 'active', status, created_at: created_at as string, updated_at: updated_at as string, subtasks: decoded },
   };
 }
 
+function decodeSubtask(row: unknown): ParentSummary['subtasks'][number] | null {
+  if (!Array.isArray(row) || row.length !== 5) return null;
+  const [task_id, title, status, specialist_type, owner] = row as unknown[];
+  if (!allText(task_id, title, specialist_type) || !(SUBTASK_STATUSES as readonly unknown[]).includes(status)) return null;
+  if (owner !== 0 && !isOwner(owner)) return null;
+  return { task_id: task_id as string, title: title as string, status: canonical(status as SubtaskStatus), specialist_type: intern(specialist_type as string), active_owner: owner === 0 ? null : owner };
+}
+
+function isOwner(value: unknown): value is ActiveOwner {
+  return isObject(value) && Number.isSafeInteger(value.pid) && typeof value.host === 'string' && typeof value.instance === 'string';
+}
+
+const PROBLEM_KINDS: readonly unknown[] = ['corrupt', 'unsupported_version', 'misplaced', 'not_a_file'] satisfies StoreProblem['kind'][];
+
+/** A problem of a file directly in tasks/active/ (the only ones the cache holds). */
+function isCachedProblem(value: unknown, layout: Layout): value is CachedProblem {
+  if (!isObject(value) || !allText(value.file, value.reason, value.action, value.statKey) || !PROBLEM_KINDS.includes(value.kind)) return false;
+  if (value.parent_task_id !== null && typeof value.parent_task_id !== 'string') return false;
+  const file = path.join(layout.root, value.file as string);
+  return path.dirname(file) === layout.activeDir && (value.file as string).endsWith('.json');
+}
+
+function allText(...values: unknown[]): boolean {
+  return values.every((value) => typeof value === 'string');
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** lstat: a link is judged as itself, as the read that follows never follows it. */
 function quickStatKey(file: string): string {
-  const info = statSync(file, { throwIfNoEntry: false });
+  const info = lstatSync(file, { throwIfNoEntry: false });
   return info ? `${info.ino}:${info.size}:${info.mtimeMs}` : 'gone';
 }
 
 /** Reads a file unless its stat key (inode, size, mtime) says it is the version already indexed; one open, fstat, read. */
 function readIfChanged(file: string, known: (statKey: string) => boolean): { text: string; statKey: string } | 'unchanged' | 'gone' {
-  let fd: number;
+  let opened: ReturnType<typeof openRegularFileSync>;
   try {
-    fd = openSync(file, 'r');
+    opened = openRegularFileSync(file);
   } catch (error) {
     if (isCode(error, 'ENOENT')) return 'gone';
     throw error;
   }
+  const { fd, info } = opened;
   try {
-    const info = fstatSync(fd);
     const statKey = `${info.ino}:${info.size}:${info.mtimeMs}`;
     if (known(statKey)) return 'unchanged';
-    const buffer = Buffer.allocUnsafe(info.size);
-    let filled = 0;
-    while (filled < info.size) {
-      const n = readSync(fd, buffer, filled, info.size - filled, filled);
-      if (n === 0) break;
-      filled += n;
-    }
-    return { text: buffer.toString('utf8', 0, filled), statKey };
+    return { text: readOpenFile(fd, info.size).toString('utf8'), statKey };
   } finally {
     closeSync(fd);
-  }
-}
-
-function listTaskFiles(dir: string): string[] {
-  try {
-    return readdirSync(dir).filter((n) => n.endsWith('.json') && !n.startsWith('.'));
-  } catch {
-    return [];
   }
 }
 

@@ -1,9 +1,9 @@
-import { mkdir, readFile, stat, unlink } from 'node:fs/promises';
+import { lstat, mkdir, stat, unlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseTaskFile } from '../domain/task-file.js';
 import { corruptedDir, subjectOf, type Finding } from './doctor.js';
-import { moveFileDurable, nodeFs, writeFileDurable } from './durable-fs.js';
+import { moveFileDurable, nodeFs, NotRegularFileError, readRegularFile, writeFileDurable } from './durable-fs.js';
 import type { FileTaskStore } from './file-task-store.js';
 import type { Layout } from './layout.js';
 import type { LockManager } from './lock.js';
@@ -49,6 +49,7 @@ async function repairOne(tools: RepairTools, f: Finding, swept: Set<string>): Pr
     case 'missing_default_roles':
       return (await stat(f.path).catch(() => null)) ? { done: true, action: 'created' } : { done: false, action: 'could not be created' };
     case 'corrupt_task_file':
+    case 'not_a_regular_file':
       return setAside(tools, f);
     case 'unarchived_parent':
       return (await tools.store.archiveIfComplete(f.parent_task_id!)) ? { done: true, action: 'archived to tasks/archive/' } : { done: false, action: 'nothing to do any more (it changed meanwhile)' };
@@ -67,13 +68,20 @@ async function repairOne(tools: RepairTools, f: Finding, swept: Set<string>): Pr
   }
 }
 
-/** Moves a corrupted task file to tasks/corrupted/, under the task's lock, with a report beside it. */
+/**
+ * Moves a corrupted task file to tasks/corrupted/, under the task's lock, with a report beside it. An
+ * entry that is not a regular file (a named pipe, a link) is moved as it is, never opened.
+ */
 async function setAside(tools: RepairTools, f: Finding): Promise<Omit<FixOutcome, 'kind' | 'subject'>> {
-  const id = f.parent_task_id!;
+  const id = f.parent_task_id;
+  if (!id) return { done: false, action: 'cannot be fixed automatically' };
   return tools.store.locks.withLock(id, async () => {
-    const text = await readFile(f.path, 'utf8').catch(() => null);
-    if (text === null) return { done: false, action: 'it is gone already' };
-    if (parseTaskFile(text).ok) return { done: false, action: 'it reads correctly now (fixed meanwhile); left in place' };
+    const text = await readRegularFile(f.path).then(
+      (bytes) => bytes.toString('utf8'),
+      (error: unknown) => (error instanceof NotRegularFileError ? error : null),
+    );
+    if (text === null) return { done: false, action: (await lstat(f.path).catch(() => null)) ? 'it cannot be read now; left in place' : 'it is gone already' };
+    if (typeof text === 'string' && parseTaskFile(text).ok) return { done: false, action: 'it reads correctly now (fixed meanwhile); left in place' };
     const dir = corruptedDir(tools.layout);
     // The new folder's entry must reach the disk before the file moves into it, or power loss could lose it.
     if (await mkdir(dir, { recursive: true })) await nodeFs.syncDir(path.dirname(dir));

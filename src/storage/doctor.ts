@@ -1,9 +1,10 @@
 import { constants } from 'node:fs';
-import { access, readdir, readFile, stat } from 'node:fs/promises';
+import { access, lstat, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { isParentComplete } from '../domain/lifecycle.js';
 import { parseTaskFile } from '../domain/task-file.js';
 import { problemWith } from './catalog.js';
+import { describeFileType, NotRegularFileError, readRegularFile } from './durable-fs.js';
 import type { Layout } from './layout.js';
 import type { LockManager } from './lock.js';
 import { findTempFiles, TEMP_FILE_MAX_AGE_MS } from './recovery.js';
@@ -22,6 +23,8 @@ export type FindingKind =
   | 'unarchived_parent'
   | 'set_aside_files'
   | 'role_file_error'
+  | 'not_a_regular_file'
+  | 'unreadable_lock'
   | 'dead_lock'
   | 'stale_lock'
   | 'held_lock'
@@ -67,6 +70,7 @@ export async function diagnose(layout: Layout, options: DiagnoseOptions): Promis
     ...(await checkLayout(layout)),
     ...(await checkTaskFiles(layout)),
     ...(await checkRoleFiles(layout)),
+    ...(await checkStoreFiles(layout)),
     ...(await checkLocks(layout, options)),
     ...(await checkTempFiles(layout, options.isPidAlive)),
   ];
@@ -132,7 +136,10 @@ async function checkTaskFiles(layout: Layout): Promise<Finding[]> {
 }
 
 async function checkTaskFile(layout: Layout, file: string, id: string, location: 'active' | 'archive'): Promise<Finding | null> {
-  const text = await readFile(file, 'utf8').catch((error: Error) => error);
+  const text = await readRegularFile(file).then((bytes) => bytes.toString('utf8'), (error: Error) => error);
+  if (text instanceof NotRegularFileError) {
+    return finding(layout, file, { kind: 'not_a_regular_file', severity: 'problem', message: `${text.what}, not a regular file`, meaning: 'The server never opens it (a named pipe would block it, a link could lead anywhere); calls on this task fail with STORE_CORRUPT, every other task keeps working.', remedy: `"doctor --fix" moves it to tasks/${CORRUPTED_FOLDER}/ with a report beside it (a link is moved, not what it points to); or move it away yourself.`, fixable: true, parent_task_id: id });
+  }
   if (text instanceof Error) {
     return finding(layout, file, { kind: 'corrupt_task_file', severity: 'problem', message: `cannot be read (${text.message})`, meaning: 'This task cannot be read or changed.', remedy: 'Check the permissions of the file.', fixable: false, parent_task_id: id });
   }
@@ -160,9 +167,12 @@ function duplicate(layout: Layout, file: string, other: string, id: string): Fin
 async function checkRoleFiles(layout: Layout): Promise<Finding[]> {
   const { errors } = await loadRoleCatalog(layout);
   return errors.map((error) => {
-    const name = /^([\w.-]+\.yaml)\b/.exec(error)?.[1];
-    const file = name ? path.join(layout.rolesDir, name) : layout.rolesDir;
-    return finding(layout, file, { kind: 'role_file_error', severity: 'problem', message: error, meaning: 'The roles concerned fall back to their built-in definitions (or are missing, for new roles).', remedy: 'Edit the file to fix it ("task-orchestrator roles" shows the result), then restart the servers.', fixable: false });
+    const name = /^((?:templates\/)?[\w.-]+\.(?:yaml|md))\b/.exec(error)?.[1];
+    const file = name ? path.join(layout.rolesDir, ...name.split('/')) : layout.rolesDir;
+    const meaning = name?.startsWith('templates/')
+      ? 'The template is not used: its roles get the next one in line (specialist_prompt.md, else the built-in template).'
+      : 'The roles concerned fall back to their built-in definitions (or are missing, for new roles).';
+    return finding(layout, file, { kind: 'role_file_error', severity: 'problem', message: error, meaning, remedy: 'Edit the file to fix it ("task-orchestrator roles" shows the result), then restart the servers.', fixable: false });
   });
 }
 
@@ -176,7 +186,11 @@ async function checkLocks(layout: Layout, { locks }: DiagnoseOptions): Promise<F
       continue;
     }
     if (!name.endsWith('.lock')) continue;
-    const observed = await locks.observe(file).catch(() => null);
+    const observed = await locks.observe(file).catch((error: unknown) => error as Error);
+    if (observed instanceof Error) {
+      found.push(unreadableLock(layout, file, observed));
+      continue;
+    }
     if (!observed) continue;
     const reason = locks.staleness(observed);
     const owner = observed.owner ? `pid ${observed.owner.pid} on ${observed.owner.host}, since ${observed.owner.acquired_at}` : 'an unknown process (no owner recorded)';
@@ -186,15 +200,39 @@ async function checkLocks(layout: Layout, { locks }: DiagnoseOptions): Promise<F
     }
     const dead = observed.owner !== null && locks.isOwnerGone(observed.owner);
     const cause = dead ? 'Its process stopped while holding it.' : 'Its holder stopped refreshing it (it stopped or hangs, or runs on another machine).';
-    found.push(finding(layout, file, { kind: dead ? 'dead_lock' : 'stale_lock', severity: 'problem', message: `lock held by ${owner}: ${reason}`, meaning: `${cause} The next server to need this task takes it over, so no work stays blocked.`, remedy: '"doctor --fix" clears it the way a server takes it over (only if it is still stale).', fixable: true }));
+    // A note, not a problem: servers take such locks over by themselves, so nothing is blocked.
+    found.push(finding(layout, file, { kind: dead ? 'dead_lock' : 'stale_lock', severity: 'note', message: `lock held by ${owner}: ${reason}`, meaning: `${cause} The next server to need this task takes it over, so no work stays blocked.`, remedy: '"doctor --fix" clears it the way a server takes it over (only if it is still stale).', fixable: true }));
   }
   return found;
 }
 
+/** Something at a lock's name that is not a lock file (a link, a named pipe, a folder), or a lock that cannot be read. */
+function unreadableLock(layout: Layout, file: string, error: Error): Finding {
+  if (error instanceof NotRegularFileError) {
+    return finding(layout, file, { kind: 'not_a_regular_file', severity: 'problem', message: `${error.what}, not a lock file`, meaning: 'The server never opens or removes it, and refuses to change this task (STORAGE_ERROR) while it is there.', remedy: 'Remove it by hand (look at what it is first); servers create the lock file when they need it.', fixable: false });
+  }
+  return finding(layout, file, { kind: 'unreadable_lock', severity: 'problem', message: `the lock file cannot be read (${error.message})`, meaning: 'Changes to this task fail with STORAGE_ERROR until it can be read.', remedy: 'Check its permissions, or remove it when no server is working on this task.', fixable: false });
+}
+
 async function takeoverMarker(layout: Layout, file: string, locks: LockManager): Promise<Finding | null> {
-  const observed = await locks.observe(file).catch(() => null);
+  const observed = await locks.observe(file).catch((error: unknown) => error as Error);
+  if (observed instanceof Error) return unreadableLock(layout, file, observed);
   if (!observed || !locks.isMarkerDead(observed)) return null;
   return finding(layout, file, { kind: 'takeover_marker', severity: 'problem', message: 'a lock takeover marker left by a process that stopped mid-takeover', meaning: 'Servers remove it when they next need this lock; it only slows that first takeover.', remedy: '"doctor --fix" removes it.', fixable: true });
+}
+
+/**
+ * The journal and the index cache: a link or named pipe there is never read (a named pipe would block
+ * the server); the cache is then rebuilt by a scan at every start.
+ */
+async function checkStoreFiles(layout: Layout): Promise<Finding[]> {
+  const found: Finding[] = [];
+  for (const file of [layout.journalFile, layout.indexCacheFile]) {
+    const info = await lstat(file).catch(() => null);
+    if (!info || info.isFile()) continue;
+    found.push(finding(layout, file, { kind: 'not_a_regular_file', severity: 'problem', message: `${describeFileType(info)}, not a regular file`, meaning: 'The server never reads it; the index of tasks is rebuilt by reading every task file instead, which slows down starts and queries.', remedy: 'Delete it (the server recreates it; it holds no task data).', fixable: false }));
+  }
+  return found;
 }
 
 /** Temp files of durable writes: leftovers when their writer is gone or they are over an hour old. */

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fsync, linkSync, lstatSync, openSync, readlinkSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, fsync, linkSync, lstatSync, openSync, readlinkSync, readSync, renameSync, statSync, unlinkSync, writeSync, type Stats } from 'node:fs';
+import { lstat, open } from 'node:fs/promises';
 import path from 'node:path';
 
 /** The part of a file handle that durable writes use. */
@@ -224,6 +225,103 @@ export function refuseLink(file: string): void {
     // gone meanwhile: still refused, the target is just unknown
   }
   throw new LinkRefusedError(file, target);
+}
+
+/**
+ * Reading files that a person or another program may have put in the project folder. A symbolic link is
+ * never followed (O_NOFOLLOW: it could lead out of the project, to a private key, say), and opening never
+ * waits (O_NONBLOCK: a named pipe would block the synchronous open, and with it every tool, until some
+ * process wrote to it). The open is followed by fstat, so what is read is the file that was checked: an
+ * lstat before the open would be a second system call, and leave a moment in which the entry could be
+ * swapped. Neither flag exists on Windows, which has no named pipes in folders; links are followed there.
+ */
+export const READ_FLAGS = constants.O_RDONLY | NO_FOLLOW | (constants.O_NONBLOCK ?? 0);
+
+/** A directory entry that is not a regular file (link, named pipe, folder, socket, device): reported, never read. */
+export class NotRegularFileError extends Error {
+  readonly code = 'ENOTREGULAR';
+  constructor(
+    readonly file: string,
+    /** What the entry is, for messages: "a symbolic link", "a named pipe (FIFO)", ... */
+    readonly what: string,
+  ) {
+    super(`${file} is ${what}, not a regular file, so it is never opened`);
+  }
+}
+
+export function describeFileType(info: Stats): string {
+  if (info.isSymbolicLink()) return 'a symbolic link';
+  if (info.isFIFO()) return 'a named pipe (FIFO)';
+  if (info.isDirectory()) return 'a folder';
+  if (info.isSocket()) return 'a socket';
+  if (info.isCharacterDevice() || info.isBlockDevice()) return 'a device';
+  return 'not a regular file';
+}
+
+/**
+ * Opens `file` for reading if it is a regular file; throws NotRegularFileError for anything else,
+ * and the system's error (ENOENT, EMFILE, ...) when it cannot be opened. The caller closes the fd.
+ */
+export function openRegularFileSync(file: string): { fd: number; info: Stats } {
+  let fd: number;
+  try {
+    fd = openSync(file, READ_FLAGS);
+  } catch (error) {
+    throw isRefusal(error) ? refusalOf(file, error, lstatSync(file, { throwIfNoEntry: false })) : error;
+  }
+  const info = fstatSync(fd);
+  if (info.isFile()) return { fd, info };
+  closeSync(fd);
+  throw new NotRegularFileError(file, describeFileType(info));
+}
+
+/** The whole of a regular file, read with one open, fstat and read (see openRegularFileSync). */
+export function readRegularFileSync(file: string): Buffer {
+  const { fd, info } = openRegularFileSync(file);
+  try {
+    return readOpenFile(fd, info.size);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** readRegularFileSync through the thread pool, for callers that must not block (doctor). */
+export async function readRegularFile(file: string): Promise<Buffer> {
+  let handle;
+  try {
+    handle = await open(file, READ_FLAGS);
+  } catch (error) {
+    throw isRefusal(error) ? refusalOf(file, error, await lstat(file).catch(() => undefined)) : error;
+  }
+  try {
+    const info = await handle.stat();
+    if (!info.isFile()) throw new NotRegularFileError(file, describeFileType(info));
+    return await handle.readFile();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Reads up to `size` bytes from the start of an open file (less if it shrank meanwhile). */
+export function readOpenFile(fd: number, size: number): Buffer {
+  const buffer = Buffer.allocUnsafe(size);
+  let filled = 0;
+  while (filled < size) {
+    const n = readSync(fd, buffer, filled, size - filled, filled);
+    if (n === 0) break;
+    filled += n;
+  }
+  return buffer.subarray(0, filled);
+}
+
+/** O_NOFOLLOW makes opening a link fail with ELOOP (EMLINK on FreeBSD); a socket cannot be opened at all (ENXIO). */
+function isRefusal(error: unknown): boolean {
+  return isCode(error, 'ELOOP', 'EMLINK', 'ENXIO');
+}
+
+/** A refused open as NotRegularFileError, after a look at what the entry is (the error itself when it is a file after all). */
+function refusalOf(file: string, error: unknown, info: Stats | undefined): unknown {
+  return info && !info.isFile() ? new NotRegularFileError(file, describeFileType(info)) : error;
 }
 
 export function isCode(error: unknown, ...codes: string[]): boolean {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, fstatSync, readFileSync, renameSync, statSync, writeFileSync, writeSync, type Stats } from 'node:fs';
+import { closeSync, fstatSync, renameSync, statSync, writeFileSync, writeSync, type Stats } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger, ParentSummary, StoreProblem, StoreStatistics, TaskStore } from '../app/ports.js';
@@ -9,10 +9,11 @@ import { isParentComplete } from '../domain/lifecycle.js';
 import type { ParentTask } from '../domain/model.js';
 import { parseTaskFile, serializeTaskFile } from '../domain/task-file.js';
 import { Catalog, parentNamedBy, problemWith } from './catalog.js';
-import { createFileExclusive, isCode, LinkRefusedError, moveFileDurable, moveFileNoReplace, nodeFs, openAppendNoFollow, tempPathFor, UnflushedChangeError, writeFileDurable, type DurableFs } from './durable-fs.js';
+import { createFileExclusive, isCode, LinkRefusedError, moveFileDurable, moveFileNoReplace, nodeFs, NotRegularFileError, openAppendNoFollow, readRegularFileSync, tempPathFor, writeFileDurable, type DurableFs } from './durable-fs.js';
 import { ensureLayout, relativeToRoot, taskFileName, type Layout } from './layout.js';
 import { LockManager } from './lock.js';
 import { recover, type RecoveryReport } from './recovery.js';
+import { storageError } from './storage-error.js';
 
 export interface FileStoreOptions {
   layout: Layout;
@@ -230,11 +231,17 @@ export class FileTaskStore implements TaskStore {
       const file = location === 'active' ? this.activePath(parentTaskId) : this.archivePath(parentTaskId);
       let text: string;
       try {
-        text = readFileSync(file, 'utf8'); // small file: a synchronous read is far cheaper than four thread-pool round trips
+        text = readRegularFileSync(file).toString('utf8'); // small file: a synchronous read is far cheaper than four thread-pool round trips
       } catch (error) {
         if (isCode(error, 'ENOENT')) continue;
+        // Reported with the store's problems too: a session start that cannot show this task says why.
+        this.catalog.unreadable(location, file, parentTaskId, error);
+        if (error instanceof NotRegularFileError) {
+          throw new OrchestratorError('STORE_CORRUPT', `Task ${parentTaskId} cannot be used: ${relativeToRoot(this.options.layout, file)} is ${error.what}, not a regular file, so the server never opens it. Move it out of the tasks folder, or run "task-orchestrator doctor --fix" to set it aside.`, { file, reason: `is ${error.what}, not a regular file` });
+        }
         throw storageError(error, `read ${file}`);
       }
+      this.catalog.readable(file);
       const parsed = parseTaskFile(text);
       const problem = problemWith(parentTaskId, parsed);
       if (problem || !parsed.ok) {
@@ -324,16 +331,4 @@ const JOURNAL_LINK_ASIDE_SUFFIX = '.link';
 
 async function exists(file: string): Promise<boolean> {
   return statSync(file, { throwIfNoEntry: false }) !== undefined;
-}
-
-function storageError(error: unknown, what: string): OrchestratorError {
-  if (error instanceof OrchestratorError) return error;
-  const unflushed = error instanceof UnflushedChangeError;
-  const cause = unflushed ? error.cause : error;
-  const code = (cause as NodeJS.ErrnoException).code ?? 'unknown';
-  const hint = code === 'ENOSPC' ? 'The disk is full; free some space and try again.' : code === 'EACCES' || code === 'EPERM' ? 'Check the permissions of the .task_orchestrator folder.' : 'Check the disk and the .task_orchestrator folder, then try again.';
-  const outcome = unflushed
-    ? 'The new version is in place but could not be flushed to disk, so it might not survive a power failure: check with orchestrator_get_status before retrying.'
-    : 'Nothing was changed.';
-  return new OrchestratorError('STORAGE_ERROR', `Could not ${what} (${code}: ${(cause as Error).message}). ${outcome} ${hint}`, { errno: code, unflushed });
 }

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { fstatSync, linkSync, openSync, closeSync, readFileSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { linkSync, closeSync, lutimesSync, unlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { OrchestratorError } from '../domain/errors.js';
-import { isCode, tempPathFor } from './durable-fs.js';
+import { isCode, NotRegularFileError, openRegularFileSync, readOpenFile, tempPathFor } from './durable-fs.js';
+import { storageError } from './storage-error.js';
 
 /** What a lock file holds: who owns it, so others can tell a live holder from a dead one. */
 export interface LockOwner {
@@ -28,6 +29,8 @@ export interface LockOptions {
 
 export const MAX_STALE_MS = 60 * 60 * 1000;
 const MARKER_STALE_MS = 5_000;
+/** Immediate retries of the lock loop in a row before it sleeps (and checks its deadline) again. */
+const MAX_QUICK_RETRIES = 3;
 
 export function isPidAlive(pid: number): boolean {
   try {
@@ -103,29 +106,53 @@ export class LockManager {
     const file = this.lockPath(name);
     const owner: LockOwner = { pid: this.options.pid, host: this.options.host, token: randomBytes(8).toString('hex'), acquired_at: new Date().toISOString() };
     const deadline = Date.now() + this.options.timeoutMs;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        createLockFile(file, JSON.stringify(owner));
-        return owner.token;
-      } catch (error) {
-        if (!isCode(error, 'EEXIST')) throw error;
-      }
-      const observed = await this.observe(file);
-      if (!observed) continue; // released between our create and our look: try again at once
-      const staleness = this.staleness(observed);
-      if (staleness && (await this.breakStale(name, observed, staleness))) continue;
-      if (Date.now() >= deadline) throw lockTimeout(name, file, observed.owner, this.options.timeoutMs);
+    for (let attempt = 0, quick = 0; ; attempt++) {
+      if (this.tryCreate(file, owner)) return owner.token;
+      const observed = await this.observeForLocking(name, file);
+      const staleness = observed ? this.staleness(observed) : null;
+      // Released between our create and our look, or a stale lock just removed: try again at once, but only a
+      // few times in a row. Then the deadline and a sleep apply: an entry that keeps vanishing (or coming back
+      // stale) must not spin the single-threaded server at full speed.
+      const retryNow = !observed || (staleness !== null && (await this.breakStale(name, observed, staleness)));
+      if (retryNow && quick++ < MAX_QUICK_RETRIES) continue;
+      if (Date.now() >= deadline) throw lockTimeout(name, file, observed?.owner ?? null, this.options.timeoutMs);
+      quick = 0;
       await sleep(Math.min(2 ** Math.min(attempt, 5), 25) * (0.5 + Math.random()));
     }
   }
 
-  /** Reads a lock file; null when it does not exist (anymore). */
+  /** Creates the lock file; false when it exists. Other failures (ENOSPC, EROFS, EMFILE) are STORAGE_ERROR. */
+  private tryCreate(file: string, owner: LockOwner): boolean {
+    try {
+      createLockFile(file, JSON.stringify(owner));
+      return true;
+    } catch (error) {
+      if (isCode(error, 'EEXIST')) return false;
+      throw storageError(error, `create the lock file ${file}`);
+    }
+  }
+
+  /**
+   * observe() for acquire: something other than a lock file at the lock's name (a link, a named pipe, a
+   * folder) is never ours to remove or to wait for, so the change is refused at once, naming it.
+   */
+  private async observeForLocking(name: string, file: string): Promise<ObservedLock | null> {
+    try {
+      return await this.observe(file);
+    } catch (error) {
+      throw lockFileError(name, file, error);
+    }
+  }
+
+  /**
+   * Reads a lock file; null when it does not exist (anymore). A link or named pipe is never followed or
+   * opened (NotRegularFileError): a dangling link would otherwise look like a lock released a moment ago.
+   */
   async observe(file: string): Promise<ObservedLock | null> {
     try {
-      const fd = openSync(file, 'r');
+      const { fd, info } = openRegularFileSync(file);
       try {
-        const info = fstatSync(fd);
-        return { owner: parseOwner(readFileSync(fd, 'utf8')), ino: info.ino, mtimeMs: info.mtimeMs };
+        return { owner: parseOwner(readOpenFile(fd, info.size).toString('utf8')), ino: info.ino, mtimeMs: info.mtimeMs };
       } finally {
         closeSync(fd);
       }
@@ -155,8 +182,16 @@ export class LockManager {
 
   /** Removes a stale lock; false when another process is taking it over right now (then wait and look again). */
   private async breakStale(name: string, observed: ObservedLock, reason: string): Promise<boolean> {
+    const marker = `${this.lockPath(name)}.breaking`;
+    try {
+      return await this.breakStaleWithMarker(name, marker, observed, reason);
+    } catch (error) {
+      throw lockFileError(name, marker, error);
+    }
+  }
+
+  private async breakStaleWithMarker(name: string, marker: string, observed: ObservedLock, reason: string): Promise<boolean> {
     const file = this.lockPath(name);
-    const marker = `${file}.breaking`;
     const me: LockOwner = { pid: this.options.pid, host: this.options.host, token: randomBytes(8).toString('hex'), acquired_at: new Date().toISOString() };
     try {
       createLockFile(marker, JSON.stringify(me));
@@ -195,7 +230,7 @@ export class LockManager {
   private async refresh(name: string): Promise<void> {
     const now = new Date();
     try {
-      utimesSync(this.lockPath(name), now, now);
+      lutimesSync(this.lockPath(name), now, now); // never the target of a link put in its place
     } catch {
       // released meanwhile
     }
@@ -215,8 +250,8 @@ export class LockManager {
  */
 function createLockFile(file: string, content: string): void {
   const temp = tempPathFor(file);
-  writeFileSync(temp, content, { flag: 'wx' });
   try {
+    writeFileSync(temp, content, { flag: 'wx' }); // a write that fails (ENOSPC) leaves the temp file: removed below
     linkSync(temp, file);
   } finally {
     unlinkQuietly(temp);
@@ -244,6 +279,14 @@ export function parseOwner(text: string): LockOwner | null {
     // empty or foreign lock file (a Python filelock file, say): judged by its age alone
   }
   return null;
+}
+
+/** A lock file (or takeover marker) that could not be read or created, as STORAGE_ERROR. */
+function lockFileError(name: string, file: string, error: unknown): OrchestratorError {
+  if (error instanceof NotRegularFileError) {
+    return new OrchestratorError('STORAGE_ERROR', `Could not lock ${name}: ${error.file} is ${error.what}, not a lock file this server made, so it is left alone. Nothing was changed. Remove it by hand (run "task-orchestrator doctor" to see what it is), then try again.`, { lock: error.file, errno: error.code });
+  }
+  return storageError(error, `lock ${name} (${file})`);
 }
 
 function lockTimeout(name: string, file: string, owner: LockOwner | null, timeoutMs: number): OrchestratorError {

@@ -51,6 +51,7 @@ export async function openProject(baseDir: string, settings: Settings, logger: L
     try {
       const roleFiles = await prepareRoleFiles(layout);
       if (roleFiles.migrated.length) logger.info('Migrated Python-era configuration into roles/', { files: roleFiles.migrated });
+      for (const refused of roleFiles.refused) logger.warn(`Did not migrate ${refused}`);
     } catch (error) {
       // A read-only MCP_TASK_ORCHESTRATOR_CONFIG_DIR, say: the roles are still read from what is there.
       logger.warn(`Could not write the default role files in ${layout.rolesDir}: ${(error as Error).message}`);

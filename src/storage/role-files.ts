@@ -1,11 +1,11 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { lstat, readdir, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import type { RoleCatalog } from '../app/ports.js';
 import { BUILTIN_ROLES, ORCHESTRATOR_GUIDANCE } from '../domain/builtin-roles.js';
 import { DEFAULT_PROMPT_TEMPLATE, TEMPLATE_PLACEHOLDERS } from '../domain/prompt.js';
 import { mergeRoles, ORCHESTRATOR_KEY, readRoleFile, type Role, type RoleSource } from '../domain/roles.js';
-import { isCode, writeFileDurable } from './durable-fs.js';
+import { isCode, NotRegularFileError, readRegularFile, writeFileDurable } from './durable-fs.js';
 import type { Layout } from './layout.js';
 
 export const DEFAULT_ROLES_FILE = 'default_roles.yaml';
@@ -26,6 +26,8 @@ const loadYaml = async () => (await import('yaml')).default;
 export interface RoleFilesReport {
   written: string[];
   migrated: string[];
+  /** Files of config/ that were not copied, and why (a link leading out of the project, a named pipe, ...). */
+  refused: string[];
 }
 
 /**
@@ -34,11 +36,15 @@ export interface RoleFilesReport {
  * never written.
  */
 export async function prepareRoleFiles(layout: Layout): Promise<RoleFilesReport> {
-  const migrated = (await migrateLegacyConfig(layout, { force: false })).copied.map((pair) => pair.to);
+  const migration = await migrateLegacyConfig(layout, { force: false });
+  const migrated = migration.copied.map((pair) => pair.to);
+  const refused = migration.skipped.filter((pair) => pair.refused).map((pair) => `${pair.from}: ${pair.reason}`);
   const written: string[] = [];
   const defaults = path.join(layout.rolesDir, DEFAULT_ROLES_FILE);
-  const current = await readFile(defaults, 'utf8').catch(() => null);
-  if (current === null || (current.startsWith(GENERATED_PREFIX) && generationOf(current) !== DEFAULT_ROLES_GENERATION)) {
+  const read = await readRoleText(defaults, await roleRoots(layout));
+  // Something that is not a readable file (a named pipe, a link out of the project) is left alone; loading the roles reports it.
+  const current = 'text' in read ? read.text : null;
+  if ('missing' in read || (current !== null && current.startsWith(GENERATED_PREFIX) && generationOf(current) !== DEFAULT_ROLES_GENERATION)) {
     await writeFileDurable(defaults, await defaultRolesYaml());
     written.push(defaults);
   }
@@ -47,17 +53,18 @@ export async function prepareRoleFiles(layout: Layout): Promise<RoleFilesReport>
     [`${GENERIC_TEMPLATE_FILE}.example`, DEFAULT_PROMPT_TEMPLATE],
   ] as const) {
     const file = path.join(layout.templatesDir, name);
-    if (!(await fileExists(file))) {
+    if (!(await entryExists(file))) {
       await writeFileDurable(file, text);
       written.push(file);
     }
   }
-  return { written, migrated };
+  return { written, migrated, refused };
 }
 
 export interface MigrationReport {
   copied: { from: string; to: string }[];
-  skipped: { from: string; to: string; reason: string }[];
+  /** `refused`: never read, because of what the file is (a link out of the project, a named pipe, ...). */
+  skipped: { from: string; to: string; reason: string; refused?: boolean }[];
 }
 
 /** config/specialists.yaml -> roles/default_roles.yaml and config/templates/* -> roles/templates/ (Python v1.3 layout). */
@@ -66,20 +73,32 @@ export async function migrateLegacyConfig(layout: Layout, options: { force: bool
   const configDir = path.join(layout.base, 'config');
   const pairs: { from: string; to: string }[] = [];
   const specialists = path.join(configDir, 'specialists.yaml');
-  if (await fileExists(specialists)) pairs.push({ from: specialists, to: path.join(layout.rolesDir, DEFAULT_ROLES_FILE) });
+  if (await entryExists(specialists)) pairs.push({ from: specialists, to: path.join(layout.rolesDir, DEFAULT_ROLES_FILE) });
   const templates = path.join(configDir, 'templates');
   for (const name of await readdir(templates).catch(() => [] as string[])) {
     const from = path.join(templates, name);
-    if ((await stat(from)).isFile()) pairs.push({ from, to: path.join(layout.templatesDir, name) });
+    if ((await lstat(from).catch(() => null))?.isDirectory() === false) pairs.push({ from, to: path.join(layout.templatesDir, name) });
   }
+  const sourceRoots = [await realpath(layout.base)];
+  const targetRoots = await roleRoots(layout);
   for (const pair of pairs) {
-    const target = await readFile(pair.to, 'utf8').catch(() => null);
+    const targetRead = await readRoleText(pair.to, targetRoots);
+    if ('refused' in targetRead) {
+      report.skipped.push({ ...pair, reason: `the target ${targetRead.refused}`, refused: true });
+      continue;
+    }
+    const target = 'text' in targetRead ? targetRead.text : null;
     const replaceable = target === null || target.startsWith(GENERATED_PREFIX);
     if (!replaceable && !options.force) {
       report.skipped.push({ ...pair, reason: 'the target exists (use --force to overwrite it)' });
       continue;
     }
-    const source = await readFile(pair.from);
+    const sourceRead = await readRoleFileBytes(pair.from, sourceRoots);
+    if (!('bytes' in sourceRead)) {
+      report.skipped.push({ ...pair, reason: 'refused' in sourceRead ? sourceRead.refused : 'it is gone', refused: 'refused' in sourceRead });
+      continue;
+    }
+    const source = sourceRead.bytes;
     if (target !== null && source.equals(Buffer.from(target))) {
       report.skipped.push({ ...pair, reason: 'already migrated' });
       continue;
@@ -90,38 +109,40 @@ export async function migrateLegacyConfig(layout: Layout, options: { force: bool
   return report;
 }
 
-/** Reads and merges the role layers. Problems are collected, never thrown: a bad file falls back to the defaults. */
-export async function loadRoleCatalog(layout: Layout): Promise<RoleCatalog> {
+/**
+ * Reads and merges the role layers. Problems are collected, never thrown: a bad file falls back to the
+ * defaults. `templateFiles`: the templates that were read, by file name (for "task-orchestrator roles").
+ */
+export async function loadRoleCatalog(layout: Layout): Promise<RoleCatalog & { templateFiles: ReadonlySet<string> }> {
   const errors: string[] = [];
+  const roots = await roleRoots(layout);
   const layers: { source: RoleSource; roles: ReadonlyMap<string, Partial<Role>> }[] = [{ source: 'built-in', roles: new Map(Object.entries(BUILTIN_ROLES)) }];
   let orchestrator: Role = ORCHESTRATOR_GUIDANCE;
   for (const [source, name] of [
     ['default_roles.yaml', DEFAULT_ROLES_FILE],
     ['custom_roles.yaml', CUSTOM_ROLES_FILE],
   ] as const) {
-    const content = await readYamlRoleFile(path.join(layout.rolesDir, name), errors);
+    const content = await readYamlRoleFile(path.join(layout.rolesDir, name), roots, errors);
     if (!content) continue;
     layers.push({ source, roles: content.roles });
     if (content.orchestrator) orchestrator = { ...orchestrator, ...content.orchestrator };
   }
   const roles = mergeRoles(layers, errors);
-  const templates = await loadTemplates(layout.templatesDir);
+  const templates = await loadTemplates(layout.templatesDir, roots, errors);
   return {
     roles,
     orchestrator,
     errors,
     templateFor: (role) => templates.get(`${role}.md`) ?? templates.get(GENERIC_TEMPLATE_FILE),
+    templateFiles: new Set(templates.keys()),
   };
 }
 
-async function readYamlRoleFile(file: string, errors: string[]) {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    if (!isCode(error, 'ENOENT')) errors.push(`${path.basename(file)}: cannot be read (${(error as Error).message}).`);
-    return null;
-  }
+async function readYamlRoleFile(file: string, roots: string[], errors: string[]) {
+  const read = await readRoleText(file, roots);
+  if ('refused' in read) errors.push(`${path.basename(file)}: ${read.refused}. Its roles were ignored; replace it with a regular file inside the project.`);
+  if (!('text' in read)) return null;
+  const text = read.text;
   if (isUntouchedDefaults(text)) return null; // exactly the built-in roles, which are the first layer already
   try {
     const content = readRoleFile((await loadYaml()).parse(text), path.basename(file));
@@ -133,13 +154,64 @@ async function readYamlRoleFile(file: string, errors: string[]) {
   }
 }
 
-async function loadTemplates(dir: string): Promise<Map<string, string>> {
+async function loadTemplates(dir: string, roots: string[], errors: string[]): Promise<Map<string, string>> {
   const templates = new Map<string, string>();
   for (const name of await readdir(dir).catch(() => [] as string[])) {
     if (!name.endsWith('.md') || name === 'README.md') continue;
-    templates.set(name, await readFile(path.join(dir, name), 'utf8'));
+    const read = await readRoleText(path.join(dir, name), roots);
+    if ('text' in read) templates.set(name, read.text);
+    else if ('refused' in read) errors.push(`templates/${name}: ${read.refused}. It is not used; the next template in line is (see templates/README.md).`);
   }
   return templates;
+}
+
+type RoleFileRead<T> = T | { missing: true } | { refused: string };
+
+/**
+ * The folders role files may lead into through symbolic links: the project folder, and the role folder
+ * when MCP_TASK_ORCHESTRATOR_CONFIG_DIR puts it elsewhere (its owner chose it). Real paths, compared
+ * with the real path of each file, so a link to a link is judged by where it ends.
+ */
+async function roleRoots(layout: Layout): Promise<string[]> {
+  const roots = [await realpath(layout.base).catch(() => layout.base)];
+  if (layout.rolesDir !== path.join(layout.root, 'roles')) roots.push(await realpath(layout.rolesDir).catch(() => layout.rolesDir));
+  return roots;
+}
+
+async function readRoleText(file: string, roots: string[]): Promise<RoleFileRead<{ text: string }>> {
+  const read = await readRoleFileBytes(file, roots);
+  return 'bytes' in read ? { text: read.bytes.toString('utf8') } : read;
+}
+
+/**
+ * Reads a role file or template that a person (or a cloned repository) put there. Its real path must be
+ * inside `roots`: a link leading out of the project (to a private key, say) would otherwise be copied
+ * into the project and sent in every specialist prompt. It must be a regular file: a named pipe would
+ * block the read until something wrote to it, a folder cannot be read. Links inside the project are
+ * followed; anything refused is described, never read.
+ */
+async function readRoleFileBytes(file: string, roots: string[]): Promise<RoleFileRead<{ bytes: Buffer }>> {
+  const entry = await lstat(file).catch((error: unknown) => error as NodeJS.ErrnoException);
+  if (entry instanceof Error) return isCode(entry, 'ENOENT') ? { missing: true } : { refused: `cannot be read (${entry.message})` };
+  let real: string;
+  try {
+    real = await realpath(file);
+  } catch (error) {
+    return { refused: isCode(error, 'ENOENT', 'ELOOP') ? 'is a symbolic link that leads nowhere (its target is missing or a loop)' : `cannot be read (${(error as Error).message})` };
+  }
+  if (!roots.some((root) => isInside(real, root))) return { refused: `leads out of the project (to ${real}), so it was never read` };
+  try {
+    return { bytes: await readRegularFile(real) };
+  } catch (error) {
+    if (error instanceof NotRegularFileError) return { refused: `is ${error.what}, not a regular file, so it was never read` };
+    if (isCode(error, 'ENOENT')) return { missing: true };
+    return { refused: `cannot be read (${(error as Error).message})` };
+  }
+}
+
+function isInside(file: string, root: string): boolean {
+  const relative = path.relative(root, file);
+  return relative !== '' && relative !== '..' && !relative.startsWith(`..${path.sep}`) && !path.isAbsolute(relative);
 }
 
 
@@ -189,8 +261,9 @@ ${rows}
 `;
 }
 
-async function fileExists(file: string): Promise<boolean> {
-  return stat(file).then(
+/** Whether anything (even a dangling link or a named pipe) has this name: never written over. */
+async function entryExists(file: string): Promise<boolean> {
+  return lstat(file).then(
     () => true,
     () => false,
   );

@@ -39,18 +39,16 @@ export async function describeRoles(layout: Layout): Promise<RoleReport> {
       source: role.source,
       file: role.source === 'built-in' ? null : path.join(layout.rolesDir, role.source),
       summary: roleSummary(role),
-      template: await templateOf(layout, role.name),
+      template: templateOf(layout, catalog.templateFiles, role.name),
     });
   }
   return { roles_dir: layout.rolesDir, from_config_dir: layout.rolesDir !== path.join(layout.root, 'roles'), files, roles, errors: [...catalog.errors] };
 }
 
-async function templateOf(layout: Layout, role: string): Promise<string | null> {
-  for (const name of [`${role}.md`, GENERIC_TEMPLATE_FILE]) {
-    const file = path.join(layout.templatesDir, name);
-    if (await isFile(file)) return file;
-  }
-  return null;
+/** The template file the role uses: one that was read (a refused one, a link out of the project say, is not). */
+function templateOf(layout: Layout, read: ReadonlySet<string>, role: string): string | null {
+  const name = [`${role}.md`, GENERIC_TEMPLATE_FILE].find((candidate) => read.has(candidate));
+  return name ? path.join(layout.templatesDir, name) : null;
 }
 
 async function isFile(file: string): Promise<boolean> {

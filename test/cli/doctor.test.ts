@@ -88,13 +88,14 @@ describe('doctor', () => {
       assert.match(stdout, /\[problem\] logs: the folder is missing/);
       assert.match(stdout, new RegExp(`\\[problem\\] tasks/active/${CORRUPT_ID}\\.json: not valid JSON`));
       assert.match(stdout, new RegExp(`tasks/active/${ids.finished}\\.json: every subtask is completed`));
-      assert.match(stdout, /locks\/task_dead\.lock: lock held by pid \d+ .*its owner \(pid \d+\) is gone/);
-      assert.match(stdout, /locks\/task_stale\.lock: .*not refreshed for/);
+      // Servers take these over by themselves: notes, which --fix still clears.
+      assert.match(stdout, /\[note\] locks\/task_dead\.lock: lock held by pid \d+ .*its owner \(pid \d+\) is gone/);
+      assert.match(stdout, /\[note\] locks\/task_stale\.lock: .*not refreshed for/);
       assert.match(stdout, /\[note\] locks\/task_live\.lock: held by pid/);
       assert.match(stdout, /leftover temporary file: its writer \(pid \d+\) is gone/);
       assert.match(stdout, /\[note\] .*\.tmp: temporary file of pid \d+, which is running/);
       assert.match(stdout, /What it means: /);
-      assert.match(stdout, /Not healthy: 6 problems, 2 notes.*doctor --fix/);
+      assert.match(stdout, /Not healthy: 4 problems, 4 notes.*doctor --fix/);
     });
 
     test('--json lists the same findings', async () => {
@@ -128,6 +129,25 @@ describe('doctor', () => {
       assert.equal((await readJson(path.join(layout.archiveDir, `${ids.finished}.json`))).parent_task_id, ids.finished);
       assert.ok((await stat(layout.logsDir)).isDirectory());
     });
+  });
+
+  test('locks left by dead servers are notes (servers take them over): healthy, exit 0; --fix still clears them', async () => {
+    const dir = await tempDir();
+    try {
+      await seedProject(dir);
+      const layout = layoutOf(dir);
+      await writeFile(path.join(layout.locksDir, 'task_dead.lock'), lockOwner(deadPid()));
+      const { code, stdout } = await runCli(['doctor'], { cwd: dir });
+      assert.equal(code, 0, stdout);
+      assert.match(stdout, /\[note\] locks\/task_dead\.lock: .*is gone/);
+      assert.match(stdout, /Healthy: no problems, 1 note\. "task-orchestrator doctor --fix" clears 1 leftover noted above\./);
+      const fixed = await runCli(['doctor', '--fix'], { cwd: dir });
+      assert.equal(fixed.code, 0, fixed.stdout);
+      assert.match(fixed.stdout, /\[fixed\] locks\/task_dead\.lock: cleared/);
+      assert.deepEqual(await readdir(layout.locksDir), []);
+    } finally {
+      await removeDir(dir);
+    }
   });
 
   test('problems it cannot fix keep the exit code at 1', async () => {

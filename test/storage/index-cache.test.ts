@@ -5,10 +5,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { validatePlan } from '../../src/domain/plan.js';
 import { unwrap } from '../../src/domain/errors.js';
+import type { ParentTask } from '../../src/domain/model.js';
 import { FileTaskStore } from '../../src/storage/file-task-store.js';
 import { layoutFor } from '../../src/storage/layout.js';
 import { defaultLockOptions, LockManager } from '../../src/storage/lock.js';
 import { silentLogger } from '../../src/storage/logger.js';
+import { connectInProcess } from '../mcp/harness.js';
 
 const ROLES = new Set(['tester']);
 
@@ -131,5 +133,76 @@ test('archiving never replaces a different file already in tasks/archive/: both 
       await assert.rejects(store.archiveIfComplete(parent.parent_task_id), /already exists and is a different file/);
     } finally {
       await store.close();
+    }
+  }));
+
+/** A cache that parses but has the wrong shape somewhere: each variant changes one thing of a real cache. */
+const MISSHAPEN_CACHES: [what: string, change: (cache: any) => void][] = [
+  ['a number where the parent id belongs', (c) => (c.active[0][1] = 42)],
+  ['a number where the stat key belongs', (c) => (c.active[0][0] = 7)],
+  ['an unknown parent status', (c) => (c.active[0][4] = 'exploded')],
+  ['an unknown subtask status', (c) => (c.active[0][7][0][2] = 'exploded')],
+  ['a null subtask row', (c) => (c.active[0][7][0] = null)],
+  ['an owner that is text', (c) => (c.active[0][7][0][4] = 'me')],
+  ['a null parent row', (c) => c.active.push(null)],
+  ['a parent row twice', (c) => c.active.push(c.active[0])],
+  ['a short parent row', (c) => (c.active[0] = c.active[0].slice(0, 5))],
+  ['a negative journal offset', (c) => (c.journal.offset = -5)],
+  ['a journal offset that is text', (c) => (c.journal.offset = '12')],
+  ['no journal position', (c) => (c.journal = null)],
+  ['a number where a problem file name belongs', (c) => c.problems.push({ file: 42, parent_task_id: null, kind: 'corrupt', reason: 'r', action: 'a', statKey: '1:2:3' })],
+  ['a problem outside tasks/active/', (c) => c.problems.push({ file: '../../outside.json', parent_task_id: null, kind: 'corrupt', reason: 'r', action: 'a', statKey: '1:2:3' })],
+  ['a null problem', (c) => c.problems.push(null)],
+];
+
+/** A project with one task (its subtask blocked) and the cache a closing store wrote for it, changed by `change`. */
+async function withMisshapenCache(dir: string, change: (cache: any) => void): Promise<ParentTask> {
+  const layout = layoutFor(dir);
+  const first = await openStore(dir);
+  const parent = await first.update((await plan(first, 'the only task')).parent_task_id, (p) => ({ ...p, subtasks: p.subtasks.map((s) => ({ ...s, status: 'blocked' as const })) }));
+  await first.close();
+  const cache = JSON.parse(await readFile(layout.indexCacheFile, 'utf8'));
+  change(cache);
+  await writeFile(layout.indexCacheFile, JSON.stringify(cache));
+  return parent;
+}
+
+test('an index cache that parses but has the wrong shape is ignored: the folder is scanned, every query and change works', async () => {
+  const failures: string[] = [];
+  for (const [what, change] of MISSHAPEN_CACHES) {
+    await inTempDir(async (dir) => {
+      const parent = await withMisshapenCache(dir, change);
+      try {
+        const store = await openStore(dir);
+        try {
+          const listed = await store.list({ includeArchived: false });
+          assert.deepEqual(listed.map((s) => [s.parent_task_id, s.status, s.title, s.subtasks.map((t) => t.status)]), [[parent.parent_task_id, 'active', 'the only task', ['blocked']]]);
+          assert.deepEqual({ ...(await store.statistics({ includeArchived: false })).counts }, { pending: 0, active: 0, completed: 0, blocked: 1, failed: 0 });
+          assert.deepEqual(store.problems(), []);
+          await store.update(parent.parent_task_id, (p) => ({ ...p, context: what }));
+        } finally {
+          await store.close();
+        }
+      } catch (error) {
+        failures.push(`${what}: ${(error as Error).message.split('\n').slice(0, 4).join(' ')}`);
+      }
+    });
+  }
+  assert.deepEqual(failures, []);
+});
+
+test('through the MCP tools: an unknown status in the cache does not fail the output validation of get_status', () =>
+  inTempDir(async (dir) => {
+    const parent = await withMisshapenCache(dir, (cache) => {
+      cache.active[0][4] = 'exploded';
+      cache.active[0][7][0][2] = 'exploded';
+    });
+    const connection = await connectInProcess(dir);
+    try {
+      const status = await connection.call('orchestrator_get_status');
+      assert.equal(status.isError, false, status.text);
+      assert.deepEqual(status.data.tasks.map((t: any) => [t.parent_task_id, t.status]), [[parent.parent_task_id, 'blocked']]);
+    } finally {
+      await connection.close();
     }
   }));

@@ -55,6 +55,7 @@ function summary(findings: Finding[], fixed: FixOutcome[], fixAsked: boolean): s
   const notes = findings.length - problems.length;
   const repaired = fixed.filter((o) => o.done).length;
   const parts = [fixAsked ? `${plural(repaired, 'repair')} made` : null, problems.length ? `${plural(problems.length, 'problem')}${fixAsked ? (problems.length === 1 ? ' remains' : ' remain') : ''}` : 'no problems', notes ? plural(notes, 'note') : null].filter(Boolean);
-  const hint = !fixAsked && fixable ? ` Run "task-orchestrator doctor --fix" to repair ${fixable === problems.length ? 'them' : `${fixable} of them`}.` : '';
+  const tidy = findings.filter((f) => f.severity === 'note' && f.fixable).length; // leftover locks, which servers also take over
+  const hint = !fixAsked && fixable ? ` Run "task-orchestrator doctor --fix" to repair ${fixable === problems.length ? 'them' : `${fixable} of them`}.` : !fixAsked && tidy ? ` "task-orchestrator doctor --fix" clears ${plural(tidy, 'leftover')} noted above.` : '';
   return `\n${problems.length ? 'Not healthy' : 'Healthy'}: ${parts.join(', ')}.${hint}`;
 }
