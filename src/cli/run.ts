@@ -1,5 +1,6 @@
 import { statSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { readSettings, resolveBaseDir, type Settings } from '../config.js';
 import { OrchestratorError } from '../domain/errors.js';
 import { layoutFor, type Layout } from '../storage/layout.js';
@@ -24,6 +25,11 @@ export interface BaseOptions {
 }
 
 export const BASE_DIR_HELP = 'project folder holding .task_orchestrator/ (default: MCP_TASK_ORCHESTRATOR_BASE_DIR, else the current folder)';
+
+/** This installation's server, run by the Node that runs this command: works without a global install or PATH. */
+export function serveLaunch(): { command: string; args: string[] } {
+  return { command: process.execPath, args: [fileURLToPath(new URL('./main.js', import.meta.url)), 'serve'] };
+}
 
 export function settingsFor(options: BaseOptions): Settings {
   return readSettings(options.baseDir ? { ...process.env, MCP_TASK_ORCHESTRATOR_BASE_DIR: options.baseDir } : process.env);

@@ -4,9 +4,11 @@ import { createServer } from '../../mcp/server.js';
 import { ProjectHost } from '../../mcp/project-host.js';
 import { FileLogger } from '../../storage/logger.js';
 import { settingsFor, type BaseOptions } from '../run.js';
+import { showServeBanner } from '../serve-banner.js';
 
 /** `task-orchestrator serve`: the MCP server on stdio. stdout carries only protocol messages. */
 export async function serve(options: BaseOptions): Promise<void> {
+  showServeBanner();
   const settings = settingsFor(options);
   const logger = new FileLogger({ level: settings.logLevel });
   const baseDir = resolveBaseDir(settings);

@@ -1,9 +1,8 @@
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { CLIENTS, clientTarget, isClient, scopesOf, type ClientEnvironment, type ClientTarget, type Launch } from '../../storage/client-config.js';
 import { applyMerge, isRefused, planMerge, type RefusedPlan, type WritablePlan } from '../../storage/json-config.js';
-import { EXIT, print, projectDir, settingsFor, UsageError, warn, type BaseOptions } from '../run.js';
+import { EXIT, print, projectDir, serveLaunch, settingsFor, UsageError, warn, type BaseOptions } from '../run.js';
 
 export interface SetupOptions extends BaseOptions {
   print?: boolean;
@@ -32,7 +31,7 @@ export async function setup(client: string, options: SetupOptions): Promise<numb
 /** This installation, run by the Node that runs this command: works without a global install or PATH. */
 function launchCommand(options: SetupOptions): Launch {
   if (options.npx) return { command: 'npx', args: ['-y', PACKAGE_NAME, 'serve'] };
-  return { command: process.execPath, args: [fileURLToPath(new URL('../main.js', import.meta.url)), 'serve'] };
+  return serveLaunch();
 }
 
 /**
