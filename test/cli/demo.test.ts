@@ -104,16 +104,18 @@ test('Ctrl-C during demo --step stops the server and removes the project', async
 });
 
 test('demo | head: when its output is closed early it still removes the project and stops the server', async () => {
-  const child = spawn(process.execPath, [CLI, 'demo'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // --step holds the demo at its first prompt, so the pipe is surely closed before the steps are printed.
+  const child = spawn(process.execPath, [CLI, 'demo', '--step'], { stdio: ['pipe', 'pipe', 'pipe'] });
   const exited = new Promise((resolve) => child.on('exit', resolve));
   let stdout = '';
   await new Promise<void>((resolve) =>
     child.stdout.on('data', (chunk: Buffer) => {
       stdout += chunk.toString();
-      if (/\(pid \d+\)/.test(stdout)) resolve();
+      if (stdout.includes('Press Enter for step 1/')) resolve();
     }),
   );
   child.stdout.destroy(); // like `head` exiting: the demo's next write fails with EPIPE
+  child.stdin.write('\n');
   await exited;
   const { dir, pid } = announced(stdout);
   assert.equal(existsSync(dir), false, `${dir} is removed`);
