@@ -32,44 +32,78 @@ export async function demo(options: DemoOptions): Promise<number> {
   const style = styleFor(process.stdout);
   const dir = await mkdtemp(path.join(os.tmpdir(), 'task-orchestrator-demo-'));
   const server = new DemoServer(dir);
-  const cleanUp = once(async () => {
-    await server.stop();
-    if (!options.keep) await rm(dir, { recursive: true, force: true });
-  });
-  // An early process.exit (a closed stdout pipe) skips the finally below: remove what we made anyway.
-  const lastResort = () => {
-    server.kill();
-    if (!options.keep) rmSync(dir, { recursive: true, force: true });
-  };
-  let interrupted: keyof typeof EXIT_ON_SIGNAL | null = null;
-  const stopOnSignal = () => cleanUp().finally(() => process.exit(EXIT_ON_SIGNAL[interrupted ?? 'SIGINT']));
-  const onSignal = (signal: keyof typeof EXIT_ON_SIGNAL) => {
-    interrupted = signal;
-    void stopOnSignal();
-  };
-  process.on('exit', lastResort);
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const teardown = new Teardown(server, dir, options.keep === true);
   const pause = options.step ? new EnterPrompt() : null;
   try {
     await server.start();
     printIntro(style, dir, server.pid);
     await play(server, style, { full: options.full === true, maxLines: MAX_REPLY_LINES, seen: new Set() }, pause);
-    await cleanUp();
+    await teardown.run();
     printOutro(style, dir, options.keep === true);
     return EXIT.OK;
   } catch (error) {
-    if (interrupted) await stopOnSignal(); // the call in flight failed because we closed the connection: not an error to report
+    // After Ctrl-C, the call in flight fails because the connection was closed: not an error to report.
+    if (teardown.interrupted) await teardown.exitOnSignal();
     const said = server.stderrTail();
     if (said) warn(`The server's last log lines:\n${indent(said)}`);
     throw error;
   } finally {
     pause?.close();
-    await cleanUp();
-    process.off('exit', lastResort);
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    await teardown.run();
+    teardown.release();
   }
+}
+
+type Signal = keyof typeof EXIT_ON_SIGNAL;
+
+/**
+ * Stops the server and removes the project, once: when the demo ends or fails, on Ctrl-C or SIGTERM,
+ * and on an early process.exit (a closed stdout pipe), which skips every finally block.
+ */
+class Teardown {
+  interrupted: Signal | null = null;
+  private done: Promise<void> | null = null;
+
+  constructor(
+    private readonly server: DemoServer,
+    private readonly dir: string,
+    private readonly keep: boolean,
+  ) {
+    process.on('exit', this.lastResort);
+    process.once('SIGINT', this.onSignal);
+    process.once('SIGTERM', this.onSignal);
+  }
+
+  run(): Promise<void> {
+    return (this.done ??= this.stopAndRemove());
+  }
+
+  async exitOnSignal(): Promise<never> {
+    await this.run().catch(() => undefined);
+    process.exit(EXIT_ON_SIGNAL[this.interrupted ?? 'SIGINT']);
+  }
+
+  release(): void {
+    process.off('exit', this.lastResort);
+    process.off('SIGINT', this.onSignal);
+    process.off('SIGTERM', this.onSignal);
+  }
+
+  private async stopAndRemove(): Promise<void> {
+    await this.server.stop();
+    if (!this.keep) await rm(this.dir, { recursive: true, force: true });
+  }
+
+  private readonly onSignal = (signal: Signal) => {
+    this.interrupted = signal;
+    void this.exitOnSignal();
+  };
+
+  /** Synchronous, as 'exit' listeners must be. */
+  private readonly lastResort = () => {
+    this.server.kill();
+    if (!this.keep) rmSync(this.dir, { recursive: true, force: true });
+  };
 }
 
 async function play(server: DemoServer, style: Style, view: ReplyView, pause: EnterPrompt | null): Promise<void> {
@@ -203,9 +237,4 @@ class EnterPrompt {
   close(): void {
     this.lines.close();
   }
-}
-
-function once(work: () => Promise<void>): () => Promise<void> {
-  let running: Promise<void> | null = null;
-  return () => (running ??= work());
 }
