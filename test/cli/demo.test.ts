@@ -25,7 +25,7 @@ function announced(stdout: string): { dir: string; pid: number } {
   return { dir, pid: Number(pid) };
 }
 
-test('demo plays the whole orchestration through the real server and leaves nothing behind', async () => {
+test('demo plays the whole orchestration through the real server and leaves nothing behind', { timeout: 60_000 }, async () => {
   const result = await runCli(['demo']);
   assert.equal(result.code, 0, result.stderr);
   assert.equal(result.stderr, '');
@@ -50,7 +50,7 @@ test('demo plays the whole orchestration through the real server and leaves noth
   assert.equal(isPidAlive(pid), false, `the server (pid ${pid}) has exited`);
 });
 
-test('demo --keep keeps the project, with the archived task, and says where it is', async () => {
+test('demo --keep keeps the project, with the archived task, and says where it is', { timeout: 60_000 }, async () => {
   const result = await runCli(['demo', '--keep']);
   assert.equal(result.code, 0, result.stderr);
   const { dir } = announced(result.stdout);
@@ -65,7 +65,7 @@ test('demo --keep keeps the project, with the archived task, and says where it i
   }
 });
 
-test('demo ignores the user\'s orchestrator settings: nothing is written to a configured roles folder', async () => {
+test('demo ignores the user\'s orchestrator settings: nothing is written to a configured roles folder', { timeout: 60_000 }, async () => {
   const roles = await tempDir();
   try {
     const result = await runCli(['demo'], { env: { MCP_TASK_ORCHESTRATOR_CONFIG_DIR: roles } });
@@ -76,7 +76,7 @@ test('demo ignores the user\'s orchestrator settings: nothing is written to a co
   }
 });
 
-test('Ctrl-C during demo --step stops the server and removes the project', async () => {
+test('Ctrl-C during demo --step stops the server and removes the project', { timeout: 60_000 }, async () => {
   const child = spawn(process.execPath, [CLI, 'demo', '--step'], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -103,7 +103,7 @@ test('Ctrl-C during demo --step stops the server and removes the project', async
   }
 });
 
-test('demo | head: when its output is closed early it still removes the project and stops the server', async () => {
+test('demo | head: when its output is closed early it still removes the project and stops the server', { timeout: 60_000 }, async () => {
   // --step holds the demo at its first prompt, so the pipe is surely closed before the steps are printed.
   const child = spawn(process.execPath, [CLI, 'demo', '--step'], { stdio: ['pipe', 'pipe', 'pipe'] });
   const exited = new Promise((resolve) => child.on('exit', resolve));
