@@ -11,6 +11,11 @@ export const COMMAND = 'task-orchestrator';
 /** This installation's entry point, dist/cli/main.js. */
 const SCRIPT = fileURLToPath(new URL('./main.js', import.meta.url));
 
+/** This installation's server, run by the Node that runs this command: works without a global install or PATH. */
+export function serveLaunch(): Launch {
+  return { command: process.execPath, args: [SCRIPT, 'serve'] };
+}
+
 export interface LaunchChoice {
   launch: Launch;
   /** For the person: which command the entry runs, why, and what would break it. */
@@ -41,7 +46,7 @@ export function chooseLaunch(context: LaunchContext): LaunchChoice {
     return { launch: { command: 'npx', args: ['-y', PACKAGE_NAME, 'serve'] }, note: `It starts "npx -y ${PACKAGE_NAME} serve": npx downloads ${PACKAGE_NAME} from the npm registry the first time.` };
   }
   const absolute = (why: string): LaunchChoice => ({
-    launch: { command: process.execPath, args: [SCRIPT, 'serve'] },
+    launch: serveLaunch(),
     note: `${why}, so it starts ${process.execPath} ${SCRIPT} serve: if you move or delete ${INSTALL_DIR} or that Node, run setup again.`,
   });
   if (context.platform === 'win32') return absolute(`On Windows npm's ${COMMAND}.cmd needs a shell, which not every client uses`);

@@ -110,5 +110,14 @@ JSON is reported and never overwritten.`,
   )
   .action((client: string, options) => runCommand(async () => (await import('./commands/setup.js')).setup(client, options)));
 
+program
+  .command('demo')
+  .description('Play a short orchestration against a temporary project through the real server, showing what an assistant sees; leaves nothing behind')
+  .option('--full', 'print every reply in full (specialist prompts included)')
+  .option('--step', 'wait for Enter before each step')
+  .option('--keep', 'keep the temporary project and print where it is')
+  .addHelpText('after', examples('demo', 'demo --step', 'demo --full --keep'))
+  .action((options) => runCommand(async () => (await import('./commands/demo.js')).demo(options)));
+
 exitQuietlyOnClosedPipe();
 await program.parseAsync(process.argv);

@@ -5,6 +5,7 @@ import { ProjectHost } from '../../mcp/project-host.js';
 import { FileLogger } from '../../storage/logger.js';
 import { ExceptionStorm, SHUTDOWN_DEADLINE_MS, watchHost } from '../host-watch.js';
 import { settingsFor, type BaseOptions } from '../run.js';
+import { showServeBanner } from '../serve-banner.js';
 
 /**
  * `task-orchestrator serve`: the MCP server on stdio. stdout carries only protocol messages. An invalid
@@ -12,6 +13,7 @@ import { settingsFor, type BaseOptions } from '../run.js';
  * not: each tool call then says why, so that the assistant can tell the user.
  */
 export async function serve(options: BaseOptions): Promise<void> {
+  showServeBanner();
   const settings = settingsFor(options);
   const logger = new FileLogger({ level: settings.logLevel });
   const folder = chooseProjectFolder(settings);
