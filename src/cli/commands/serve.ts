@@ -48,6 +48,11 @@ export async function serve(options: BaseOptions): Promise<void> {
   process.on('uncaughtException', (error) => uncaught('Uncaught exception', error));
   process.on('unhandledRejection', (error) => uncaught('Unhandled rejection', error));
 
-  await server.connect(new StdioServerTransport());
+  // Say in the log why the connection ended, then exit: the SDK closes it on a request over 10 MiB,
+  // the same bound clients put on messages (requests below it meet the tools' own text limits).
+  const transport = new StdioServerTransport();
+  transport.onerror = (error) => logger.warn(`MCP connection: ${error.message}`);
+  transport.onclose = () => void shutdown('the MCP connection closed');
+  await server.connect(transport);
   logger.info(`task-orchestrator serving on stdio (pid ${process.pid})`);
 }
