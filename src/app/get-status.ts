@@ -4,6 +4,7 @@ import { isInterrupted, statusCounts } from '../domain/lifecycle.js';
 import { SUBTASK_STATUSES, type StatusCounts, type SubtaskStatus } from '../domain/model.js';
 import type { AppContext } from './context.js';
 import { decodeCursor, encodeCursor } from './paging.js';
+import { countThatFits, PROBLEMS_LISTED } from './reply-budget.js';
 import type { ParentSummary, StoreProblem, StoreStatistics } from './ports.js';
 
 export interface GetStatusRequest {
@@ -30,7 +31,9 @@ export interface GetStatusResult {
   total_matching: number;
   next_cursor: string | null;
   interrupted_subtasks: StatusRow[];
+  /** The first PROBLEMS_LISTED; storage_problem_count says how many there are. */
   storage_problems: StoreProblem[];
+  storage_problem_count: number;
 }
 
 export const DEFAULT_STATUS_LIMIT = 100;
@@ -56,14 +59,18 @@ export async function getStatus(ctx: AppContext, request: GetStatusRequest): Pro
   const interrupted = (s: ParentSummary['subtasks'][number]) => isInterrupted(s, isOwnerAlive);
   const total = SUBTASK_STATUSES.reduce((sum, status) => sum + stats.counts[status], 0);
   const matching = request.status ? stats.counts[request.status] : total;
+  const rows = pageOf(selected, request.status, offset, limit, interrupted);
+  const tasks = rows.slice(0, countThatFits(rows)); // a page is cut short rather than outgrow the reply
+  const problems = ctx.store.problems();
   return {
     counts: { ...stats.counts, total },
     parents: { active: stats.parents.active, archived: includeArchived ? stats.parents.archived : null },
-    tasks: pageOf(selected, request.status, offset, limit, interrupted),
+    tasks,
     total_matching: matching,
-    next_cursor: offset + limit < matching ? encodeCursor(offset + limit) : null,
+    next_cursor: offset + tasks.length < matching ? encodeCursor(offset + tasks.length) : null,
     interrupted_subtasks: stats.withActiveSubtasks.flatMap((p) => p.subtasks.filter(interrupted).map((s) => toRow(p, s, true))).slice(0, MAX_INTERRUPTED_LISTED),
-    storage_problems: ctx.store.problems(),
+    storage_problems: problems.slice(0, PROBLEMS_LISTED),
+    storage_problem_count: problems.length,
   };
 }
 

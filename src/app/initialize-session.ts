@@ -1,9 +1,10 @@
 import { interruptedSubtasks, nextRecommended, progressOf, statusCounts } from '../domain/lifecycle.js';
-import type { Progress, StatusCounts } from '../domain/model.js';
+import type { ParentTask, Progress, StatusCounts } from '../domain/model.js';
 import { roleSummary } from '../domain/roles.js';
 import { brief, type AppContext } from './context.js';
 import { decodeCursor, encodeCursor } from './paging.js';
 import type { StoreProblem } from './ports.js';
+import { jsonSize, LISTING_BUDGET_CHARS, PROBLEMS_LISTED } from './reply-budget.js';
 
 export interface ActiveTaskView {
   parent_task_id: string;
@@ -32,12 +33,14 @@ export interface InitializeSessionResult {
   active_task_count: number;
   /** Pass as cursor for the next page; null on the last one. */
   next_cursor: string | null;
+  /** The first PROBLEMS_LISTED; storage_problem_count says how many there are. */
   storage_problems: StoreProblem[];
+  storage_problem_count: number;
   role_file_errors: string[];
   resume_hint: string;
 }
 
-/** Unfinished parents per page. Each comes with all its subtasks (a plan has at most 200), so a reply stays bounded. */
+/** Unfinished parents per page at most; fewer when their subtasks would outgrow the reply (LISTING_BUDGET_CHARS). */
 export const ACTIVE_TASKS_PAGE = 20;
 
 /**
@@ -47,26 +50,21 @@ export const ACTIVE_TASKS_PAGE = 20;
 export async function initializeSession(ctx: AppContext, request: { cursor?: string } = {}): Promise<InitializeSessionResult> {
   const offset = decodeCursor(request.cursor);
   const unfinished = (await ctx.store.list({ includeArchived: false })).filter((s) => s.status !== 'completed');
-  const end = offset + ACTIVE_TASKS_PAGE;
   const shown: ActiveTaskView[] = [];
-  for (const summary of unfinished.slice(offset, end)) {
+  let end = offset;
+  let size = 0;
+  // A page ends at ACTIVE_TASKS_PAGE tasks, or earlier when the next one would outgrow the reply (a task can have 200 subtasks).
+  for (const summary of unfinished.slice(offset, offset + ACTIVE_TASKS_PAGE)) {
     const parent = await ctx.store.read(summary.parent_task_id).catch(() => null);
-    if (!parent) continue; // changed or removed since it was listed; get_status reports it
-    const next = nextRecommended(parent);
-    shown.push({
-      parent_task_id: parent.parent_task_id,
-      title: parent.title ?? summary.title,
-      description: parent.description,
-      progress: progressOf(parent),
-      status_counts: statusCounts(parent.subtasks),
-      subtasks: parent.subtasks.map((s) => ({ task_id: s.task_id, title: s.title, status: s.status, specialist_type: s.specialist_type })),
-      interrupted_subtasks: interruptedSubtasks(parent, (o) => ctx.isOwnerAlive(o)).map((s) => ({ task_id: s.task_id, title: s.title, specialist_type: s.specialist_type, started_at: s.started_at ?? null })),
-      next_recommended_task: brief(next),
-      updated_at: parent.updated_at ?? parent.created_at,
-    });
+    const view = parent ? viewOf(ctx, parent, summary.title) : null;
+    size += view ? jsonSize(view) : 0;
+    if (shown.length > 0 && size > LISTING_BUDGET_CHARS) break;
+    end++;
+    if (view) shown.push(view); // else changed or removed since it was listed; get_status reports it
   }
   const nextCursor = end < unfinished.length ? encodeCursor(end) : null;
   const guidance = ctx.roles.orchestrator;
+  const problems = ctx.store.problems();
   return {
     session_initialized: true,
     base_dir: ctx.baseDir,
@@ -79,9 +77,25 @@ export async function initializeSession(ctx: AppContext, request: { cursor?: str
     active_tasks: shown,
     active_task_count: unfinished.length,
     next_cursor: nextCursor,
-    storage_problems: ctx.store.problems(),
-    role_file_errors: [...ctx.roles.errors],
+    storage_problems: problems.slice(0, PROBLEMS_LISTED),
+    storage_problem_count: problems.length,
+    role_file_errors: ctx.roles.errors.slice(0, PROBLEMS_LISTED),
     resume_hint: resumeHint(shown, unfinished.length, nextCursor),
+  };
+}
+
+function viewOf(ctx: AppContext, parent: ParentTask, listedTitle: string): ActiveTaskView {
+  const next = nextRecommended(parent);
+  return {
+    parent_task_id: parent.parent_task_id,
+    title: parent.title ?? listedTitle,
+    description: parent.description,
+    progress: progressOf(parent),
+    status_counts: statusCounts(parent.subtasks),
+    subtasks: parent.subtasks.map((s) => ({ task_id: s.task_id, title: s.title, status: s.status, specialist_type: s.specialist_type })),
+    interrupted_subtasks: interruptedSubtasks(parent, (o) => ctx.isOwnerAlive(o)).map((s) => ({ task_id: s.task_id, title: s.title, specialist_type: s.specialist_type, started_at: s.started_at ?? null })),
+    next_recommended_task: brief(next),
+    updated_at: parent.updated_at ?? parent.created_at,
   };
 }
 

@@ -23,7 +23,7 @@ export class Orchestrator {
   completeSubtask(request: CompleteSubtaskRequest) {
     return completeSubtask(this.ctx, request);
   }
-  synthesizeResults(request: { parent_task_id: unknown }) {
+  synthesizeResults(request: { parent_task_id: unknown; cursor?: string }) {
     return synthesizeResults(this.ctx, request);
   }
   getStatus(request: GetStatusRequest) {

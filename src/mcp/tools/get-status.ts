@@ -51,5 +51,6 @@ function render(r: GetStatusResult): string {
   }
   if (r.next_cursor) lines.push(`Showing ${r.tasks.length} of ${r.total_matching}; pass cursor "${r.next_cursor}" for more.`);
   for (const p of r.storage_problems) lines.push(`Storage problem: ${p.file}: ${p.reason}. ${p.action}`);
+  if (r.storage_problem_count > r.storage_problems.length) lines.push(`... and ${r.storage_problem_count - r.storage_problems.length} more storage problems: run "task-orchestrator doctor" to see them all.`);
   return lines.join('\n');
 }

@@ -73,6 +73,7 @@ function render(r: InitializeSessionResult): string {
     if (t.next_recommended_task) lines.push(`    next: ${t.next_recommended_task.task_id} (${t.next_recommended_task.specialist_type}) ${t.next_recommended_task.title}`);
   }
   for (const p of r.storage_problems) lines.push(`Storage problem: ${p.file}: ${p.reason}. ${p.action}`);
+  if (r.storage_problem_count > r.storage_problems.length) lines.push(`... and ${r.storage_problem_count - r.storage_problems.length} more storage problems: run "task-orchestrator doctor" to see them all.`);
   for (const e of r.role_file_errors) lines.push(`Role file problem: ${e}`);
   lines.push('', r.resume_hint);
   return lines.join('\n');
