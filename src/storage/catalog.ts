@@ -46,6 +46,11 @@ export class Catalog {
   private journal = { ino: -1, offset: 0 };
   private rescanTimer: NodeJS.Timeout | null = null;
   private pendingVerify: NodeJS.Timeout | null = null;
+  /**
+   * Settles once every file has been compared with the index cache (at once when nothing was left to a
+   * background check). Never settles if the catalog is closed first.
+   */
+  firstVerification: Promise<void> = Promise.resolve();
   private rescanning: Promise<void> | null = null;
   /** Bumped on every change of the index; tells whether the cache file is behind. */
   private generation = 0;
@@ -72,8 +77,11 @@ export class Catalog {
       await this.refresh();
       this.reconcileNames();
       // In the background, it starts a moment later, so that it does not compete with the first answer.
-      if (options.verifyInBackground) this.pendingVerify = setTimeout(() => void this.verify(), BACKGROUND_VERIFY_DELAY_MS).unref();
-      else await this.verify();
+      if (options.verifyInBackground) {
+        this.firstVerification = new Promise((resolve) => {
+          this.pendingVerify = setTimeout(() => void this.verify().then(resolve), BACKGROUND_VERIFY_DELAY_MS).unref();
+        });
+      } else await this.verify();
     } else {
       this.journal = await this.journalEnd();
       await this.scan('active');

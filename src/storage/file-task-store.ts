@@ -12,7 +12,7 @@ import { Catalog, parentNamedBy, problemWith } from './catalog.js';
 import { createFileExclusive, isCode, LinkRefusedError, moveFileDurable, moveFileNoReplace, nodeFs, NotRegularFileError, openAppendNoFollow, readRegularFileSync, tempPathFor, writeFileDurable, type DurableFs } from './durable-fs.js';
 import { ensureLayout, relativeToRoot, taskFileName, type Layout } from './layout.js';
 import { LockManager } from './lock.js';
-import { recover, type RecoveryReport } from './recovery.js';
+import { archiveCompletedParents, recover, type RecoveryReport } from './recovery.js';
 import { storageError } from './storage-error.js';
 
 export interface FileStoreOptions {
@@ -51,7 +51,18 @@ export class FileTaskStore implements TaskStore {
     if (!options.readOnly) await ensureLayout(options.layout);
     const store = new FileTaskStore(options);
     await store.catalog.load({ verifyInBackground: options.verifyInBackground === true });
-    if (options.recover !== false && !options.readOnly) store.lastRecovery = await recover(store, options.layout, options.logger);
+    if (options.recover !== false && !options.readOnly) {
+      store.lastRecovery = await recover(store, options.layout, options.logger);
+      // The index cache can predate a crash that completed a parent after its last journal line (the
+      // task file renamed into place, nothing after): the check of every file against the cache finds
+      // it, and then it is archived like the others.
+      if (options.verifyInBackground) {
+        void store.catalog.firstVerification.then(async () => {
+          const archived = await archiveCompletedParents(store, options.logger);
+          if (archived.length) options.logger.info('Recovery archived completed tasks the index cache did not know of', { archived });
+        });
+      }
+    }
     return store;
   }
 

@@ -22,6 +22,13 @@ export const TEMP_FILE_MAX_AGE_MS = 60 * 60 * 1000;
  */
 export async function recover(store: FileTaskStore, layout: Layout, logger: Logger): Promise<RecoveryReport> {
   const removedTempFiles = await sweepTempFiles(layout);
+  const archived = await archiveCompletedParents(store, logger);
+  if (removedTempFiles.length || archived.length) logger.info('Recovery finished interrupted work', { removedTempFiles, archived });
+  return { removedTempFiles, archived };
+}
+
+/** Archives every parent the index knows as completed but still in tasks/active/; returns their ids. */
+export async function archiveCompletedParents(store: FileTaskStore, logger: Logger): Promise<string[]> {
   const archived: string[] = [];
   for (const summary of store.catalog.summaries(false)) {
     if (summary.status !== 'completed') continue;
@@ -31,8 +38,7 @@ export async function recover(store: FileTaskStore, layout: Layout, logger: Logg
       logger.warn(`Could not archive completed task ${summary.parent_task_id}: ${(error as Error).message}`);
     }
   }
-  if (removedTempFiles.length || archived.length) logger.info('Recovery finished interrupted work', { removedTempFiles, archived });
-  return { removedTempFiles, archived };
+  return archived;
 }
 
 export interface TempFile {
