@@ -206,13 +206,21 @@ export class LinkRefusedError extends Error {
  */
 export function openAppendNoFollow(file: string, mode = 0o644): number {
   if (!NO_FOLLOW) refuseLink(file);
+  let fd: number;
   try {
-    return openSync(file, constants.O_APPEND | constants.O_CREAT | constants.O_WRONLY | NO_FOLLOW, mode);
+    // O_NONBLOCK: a named pipe in the file's place must not block the open (and the server with it).
+    fd = openSync(file, constants.O_APPEND | constants.O_CREAT | constants.O_WRONLY | NO_FOLLOW | (constants.O_NONBLOCK ?? 0), mode);
   } catch (error) {
     // Linux and macOS answer ELOOP, FreeBSD EMLINK; either may have another cause, so look.
     if (isCode(error, 'ELOOP', 'EMLINK')) refuseLink(file);
-    throw error;
+    // ENXIO: a named pipe nobody reads.
+    const info = isCode(error, 'ENXIO') ? lstatSync(file, { throwIfNoEntry: false }) : undefined;
+    throw info && !info.isFile() ? new NotRegularFileError(file, describeFileType(info)) : error;
   }
+  const info = fstatSync(fd);
+  if (info.isFile()) return fd;
+  closeSync(fd);
+  throw new NotRegularFileError(file, describeFileType(info));
 }
 
 /** Throws LinkRefusedError when `file` is a symbolic link. */

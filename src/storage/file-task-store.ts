@@ -323,7 +323,7 @@ export class FileTaskStore implements TaskStore {
     try {
       return openAppendNoFollow(journal);
     } catch (error) {
-      if (!(error instanceof LinkRefusedError)) throw error;
+      if (!(error instanceof LinkRefusedError || error instanceof NotRegularFileError)) throw error;
       const aside = `${journal}${JOURNAL_LINK_ASIDE_SUFFIX}`;
       try {
         renameSync(journal, aside); // renames the link itself; where it points is not touched
@@ -331,7 +331,8 @@ export class FileTaskStore implements TaskStore {
         if (!isCode(moveError, 'ENOENT')) throw moveError; // another process moved it a moment ago
       }
       const relative = (file: string) => relativeToRoot(this.options.layout, file);
-      this.options.logger.warn(`${relative(journal)} was a symbolic link (to ${error.target}). task-orchestrator never writes through a link, so it moved the link to ${relative(aside)} and started a new journal; nothing was written where the link points. Remove ${relative(aside)}.`, { file: journal, target: error.target });
+      const what = error instanceof LinkRefusedError ? `a symbolic link (to ${error.target})` : error.what;
+      this.options.logger.warn(`${relative(journal)} was ${what}, not a regular file. task-orchestrator never writes through one, so it moved it to ${relative(aside)} and started a new journal; nothing was written where it leads. Remove ${relative(aside)}.`, { file: journal });
       return openAppendNoFollow(journal);
     }
   }

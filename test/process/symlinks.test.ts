@@ -5,6 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { lstat, mkdir, readFile, readlink, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { layoutFor } from '../../src/storage/layout.js';
@@ -79,7 +80,7 @@ test('links in place of the log and the journal: nothing is written where they p
     assert.ok(journal.isFile(), 'tasks/journal.log is a regular file now');
     assert.match(await readFile(project.layout.journalFile, 'utf8'), /^task_[0-9a-f]{10}\n/);
     assert.equal(await readlink(`${project.layout.journalFile}.link`), project.outsideJournal);
-    assert.match(stderr, /tasks\/journal\.log was a symbolic link \(to .*victim-journal\.txt\).*moved the link to tasks\/journal\.log\.link.*Remove tasks\/journal\.log\.link/);
+    assert.match(stderr, /tasks\/journal\.log was a symbolic link \(to .*victim-journal\.txt\).*moved it to tasks\/journal\.log\.link.*Remove tasks\/journal\.log\.link/);
   } finally {
     await project.remove();
   }
@@ -94,6 +95,24 @@ test('a real log file: a refused call with a newline in task_id cannot forge a l
     for (const line of log.split('\n').filter(Boolean)) assert.match(line, /^\S+Z (DEBUG|INFO |WARN |ERROR) \[pid \d+\] /, `not a line of the logger: ${line}`);
     assert.match(log, /tasks\/journal\.log was a symbolic link/);
     assert.equal(await readFile(project.outsideJournal, 'utf8'), 'outside journal, must stay as it is\n');
+  } finally {
+    await project.remove();
+  }
+});
+
+test('named pipes in place of the log and the journal: the server answers, never blocks on them, and says so', { timeout: 60_000 }, async () => {
+  const project = await tempDir('fifos');
+  try {
+    const layout = layoutFor(project.dir);
+    await mkdir(layout.logsDir, { recursive: true });
+    await mkdir(path.dirname(layout.journalFile), { recursive: true });
+    for (const fifo of [path.join(layout.logsDir, 'orchestrator.log'), layout.journalFile]) {
+      assert.equal(spawnSync('mkfifo', [fifo]).status, 0, 'mkfifo');
+    }
+    const stderr = await exercise(project.dir); // before the fix, the first open of either pipe blocked the server for good
+    assert.match(stderr, /not writing the log to .*orchestrator\.log: .*is a named pipe/);
+    assert.match(stderr, /tasks\/journal\.log was a named pipe \(FIFO\), not a regular file.*moved it to tasks\/journal\.log\.link/);
+    assert.ok((await lstat(layout.journalFile)).isFile(), 'a regular journal was started');
   } finally {
     await project.remove();
   }
