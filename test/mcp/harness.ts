@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, rmdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { after, before } from 'node:test';
 import { Client } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { InMemoryTransport } from '@modelcontextprotocol/server';
@@ -121,4 +122,29 @@ export async function readOnlyView(source: string): Promise<{ dir: string; remov
     return { unavailable: `cannot remount the view read-only: ${readOnly.stderr.trim()}` };
   }
   return { dir, remove };
+}
+
+/**
+ * For a describe block: a fresh project folder and an in-process connection to it, made before its
+ * tests and removed after them. Read `mcp` and `dir` inside the tests (they exist once `before` ran).
+ */
+export function inProcessProject(): { readonly mcp: Connection; readonly dir: string } {
+  let project: Awaited<ReturnType<typeof tempProject>> | undefined;
+  let connection: Connection | undefined;
+  before(async () => {
+    project = await tempProject();
+    connection = await connectInProcess(project.dir);
+  });
+  after(async () => {
+    await connection?.close();
+    await project?.remove();
+  });
+  return {
+    get mcp() {
+      return connection!;
+    },
+    get dir() {
+      return project!.dir;
+    },
+  };
 }

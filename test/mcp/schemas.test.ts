@@ -10,7 +10,7 @@ import path from 'node:path';
 import { ACTIVE_TASKS_PAGE } from '../../src/app/initialize-session.js';
 import { MAX_STATUS_LIMIT } from '../../src/app/get-status.js';
 import { ARTIFACT_TYPES, COMPLEXITY_LEVELS, NEXT_ACTIONS, SUBTASK_STATUSES } from '../../src/domain/model.js';
-import { connectInProcess, tempProject, type Connection, type ToolReply } from './harness.js';
+import { connectInProcess, inProcessProject, tempProject, type Connection, type ToolReply } from './harness.js';
 
 type JsonSchema = Record<string, any>;
 
@@ -101,24 +101,15 @@ describe('tool schemas as models and hosts read them', () => {
 });
 
 describe('the tools do what their descriptions say', () => {
-  let project: Awaited<ReturnType<typeof tempProject>>;
-  let mcp: Connection;
-  before(async () => {
-    project = await tempProject();
-    mcp = await connectInProcess(project.dir);
-  });
-  after(async () => {
-    await mcp.close();
-    await project.remove();
-  });
-  const taskFile = async (parentId: string) => JSON.parse(await readFile(path.join(project.dir, '.task_orchestrator/tasks/active', `${parentId}.json`), 'utf8'));
+  const session = inProcessProject();
+  const taskFile = async (parentId: string) => JSON.parse(await readFile(path.join(session.dir, '.task_orchestrator/tasks/active', `${parentId}.json`), 'utf8'));
 
   test('execute_subtask sends the prompt once, as text; structured content keeps ids, dependency results and next_step', async () => {
-    const plan = await mcp.call('orchestrator_plan_task', { description: 'Prompt once', subtasks: [{ task_id: 'a', title: 'Sketch', specialist_type: 'architect' }, { task_id: 'b', title: 'Make', specialist_type: 'implementer', dependencies: ['a'] }] });
+    const plan = await session.mcp.call('orchestrator_plan_task', { description: 'Prompt once', subtasks: [{ task_id: 'a', title: 'Sketch', specialist_type: 'architect' }, { task_id: 'b', title: 'Make', specialist_type: 'implementer', dependencies: ['a'] }] });
     const [a, b] = plan.data.execution_order as string[];
-    await mcp.call('orchestrator_execute_subtask', { task_id: a });
-    await mcp.call('orchestrator_complete_subtask', { task_id: a, results: 'SKETCH RESULT' });
-    const reply = await mcp.call('orchestrator_execute_subtask', { task_id: b });
+    await session.mcp.call('orchestrator_execute_subtask', { task_id: a });
+    await session.mcp.call('orchestrator_complete_subtask', { task_id: a, results: 'SKETCH RESULT' });
+    const reply = await session.mcp.call('orchestrator_execute_subtask', { task_id: b });
     assert.equal(reply.isError, false, reply.text);
     assert.match(reply.text, /^# implementer: Make/);
     assert.equal(JSON.stringify(reply.data).includes('## Your subtask'), false, 'the prompt is not in structured content');
@@ -132,7 +123,7 @@ describe('the tools do what their descriptions say', () => {
   });
 
   test('plan_task takes dependencies by title, and refuses a title two subtasks share naming the handles to use', async () => {
-    const plan = await mcp.call('orchestrator_plan_task', {
+    const plan = await session.mcp.call('orchestrator_plan_task', {
       description: 'Titles as dependencies',
       subtasks: [
         { title: 'Ship it', specialist_type: 'implementer', dependencies: ['review the code'] },
@@ -145,8 +136,8 @@ describe('the tools do what their descriptions say', () => {
     assert.deepEqual(plan.data.execution_order, [review.task_id, ship.task_id]);
     assert.equal('priority' in (await taskFile(plan.data.parent_task_id)).subtasks[1], false, 'unknown fields of a plan item are dropped');
 
-    const before = await readdir(path.join(project.dir, '.task_orchestrator/tasks/active'));
-    const ambiguous = await mcp.call('orchestrator_plan_task', {
+    const before = await readdir(path.join(session.dir, '.task_orchestrator/tasks/active'));
+    const ambiguous = await session.mcp.call('orchestrator_plan_task', {
       description: 'Shared titles',
       subtasks: [
         { title: 'Write tests', specialist_type: 'tester' },
@@ -157,23 +148,23 @@ describe('the tools do what their descriptions say', () => {
     assert.equal(ambiguous.isError, true);
     assert.equal(codeOf(ambiguous), 'AMBIGUOUS_DEPENDENCY', ambiguous.text);
     assert.match(ambiguous.text, /task_id "#1".*task_id "e2e"/);
-    assert.deepEqual(await readdir(path.join(project.dir, '.task_orchestrator/tasks/active')), before, 'nothing stored');
+    assert.deepEqual(await readdir(path.join(session.dir, '.task_orchestrator/tasks/active')), before, 'nothing stored');
   });
 
   test('complete_subtask refuses a never-started subtask with unfinished dependencies unless force, and records the override', async () => {
-    const plan = await mcp.call('orchestrator_plan_task', { description: 'Gate on complete', subtasks: [{ task_id: 'design', title: 'Design the schema', specialist_type: 'architect' }, { task_id: 'build', title: 'Build it', specialist_type: 'implementer', dependencies: ['design'] }] });
+    const plan = await session.mcp.call('orchestrator_plan_task', { description: 'Gate on complete', subtasks: [{ task_id: 'design', title: 'Design the schema', specialist_type: 'architect' }, { task_id: 'build', title: 'Build it', specialist_type: 'implementer', dependencies: ['design'] }] });
     const parentId = plan.data.parent_task_id as string;
     const [design, build] = plan.data.execution_order as [string, string];
     const before = await taskFile(parentId);
 
-    const refused = await mcp.call('orchestrator_complete_subtask', { task_id: build, results: 'Built without a design' });
+    const refused = await session.mcp.call('orchestrator_complete_subtask', { task_id: build, results: 'Built without a design' });
     assert.equal(refused.isError, true);
     assert.equal(codeOf(refused), 'UNMET_DEPENDENCIES', refused.text);
     assert.match(refused.text, new RegExp(`${design.replace('.', '\\.')} \\("Design the schema", pending\\)`));
     assert.match(refused.text, /force: true/);
     assert.deepEqual(await taskFile(parentId), before, 'a refusal changes nothing');
 
-    const forced = await mcp.call('orchestrator_complete_subtask', { task_id: build, results: 'Built without a design', force: true });
+    const forced = await session.mcp.call('orchestrator_complete_subtask', { task_id: build, results: 'Built without a design', force: true });
     assert.equal(forced.isError, false, forced.text);
     assert.equal(forced.data.status, 'completed');
     assert.deepEqual(forced.data.forced_past_dependencies, [design]);
@@ -182,25 +173,25 @@ describe('the tools do what their descriptions say', () => {
     assert.equal(stored.status, 'completed');
     assert.deepEqual(stored.forced_past_dependencies, [design]);
 
-    const normal = await mcp.call('orchestrator_complete_subtask', { task_id: design, results: 'Designed' });
+    const normal = await session.mcp.call('orchestrator_complete_subtask', { task_id: design, results: 'Designed' });
     assert.deepEqual(normal.data.forced_past_dependencies, []);
   });
 
   test('a forced execute_subtask is recorded on the subtask too', async () => {
-    const plan = await mcp.call('orchestrator_plan_task', { description: 'Forced start', subtasks: [{ task_id: 'a', title: 'First', specialist_type: 'architect' }, { task_id: 'b', title: 'Second', specialist_type: 'implementer', dependencies: ['a'] }] });
+    const plan = await session.mcp.call('orchestrator_plan_task', { description: 'Forced start', subtasks: [{ task_id: 'a', title: 'First', specialist_type: 'architect' }, { task_id: 'b', title: 'Second', specialist_type: 'implementer', dependencies: ['a'] }] });
     const [a, b] = plan.data.execution_order as string[];
-    const reply = await mcp.call('orchestrator_execute_subtask', { task_id: b, force: true });
+    const reply = await session.mcp.call('orchestrator_execute_subtask', { task_id: b, force: true });
     assert.deepEqual(reply.data.forced_past_dependencies, [a]);
     assert.match(reply.text, /^Note: started with force although/);
     assert.deepEqual((await taskFile(plan.data.parent_task_id)).subtasks[1].forced_past_dependencies, [a]);
   });
 
   test('synthesize_results reads only: a completed task still in tasks/active/ stays there, byte for byte', async () => {
-    await mcp.call('orchestrator_initialize_session'); // the project is open, recovery has run
-    const file = path.join(project.dir, '.task_orchestrator/tasks/active/task_9f8e7d6c.json');
+    await session.mcp.call('orchestrator_initialize_session'); // the project is open, recovery has run
+    const file = path.join(session.dir, '.task_orchestrator/tasks/active/task_9f8e7d6c.json');
     await copyFile(path.join(FIXTURES, 'task_9f8e7d6c.json'), file);
     const bytes = await readFile(file);
-    const reply = await mcp.call('orchestrator_synthesize_results', { parent_task_id: 'task_9f8e7d6c' });
+    const reply = await session.mcp.call('orchestrator_synthesize_results', { parent_task_id: 'task_9f8e7d6c' });
     assert.equal(reply.isError, false, reply.text);
     assert.equal(reply.data.complete, true);
     assert.equal(reply.data.archived, false);

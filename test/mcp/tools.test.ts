@@ -1,23 +1,14 @@
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, stat, writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { connectInProcess, samplePlan, snapshot, tempProject, type Connection } from './harness.js';
+import { connectInProcess, inProcessProject, samplePlan, snapshot, tempProject } from './harness.js';
 
 describe('the six tools through the official client, in process', () => {
-  let project: Awaited<ReturnType<typeof tempProject>>;
-  let mcp: Connection;
-  before(async () => {
-    project = await tempProject();
-    mcp = await connectInProcess(project.dir);
-  });
-  after(async () => {
-    await mcp.close();
-    await project.remove();
-  });
+  const session = inProcessProject();
 
   test('lists six tools, each with a title, description, described inputs, an output schema and annotations', async () => {
-    const { tools } = await mcp.client.listTools();
+    const { tools } = await session.mcp.client.listTools();
     assert.deepEqual(tools.map((t) => t.name).sort(), [
       'orchestrator_complete_subtask',
       'orchestrator_execute_subtask',
@@ -38,18 +29,18 @@ describe('the six tools through the official client, in process', () => {
   });
 
   test('initialize_session creates the layout and returns guidance and the roles', async () => {
-    const reply = await mcp.call('orchestrator_initialize_session');
+    const reply = await session.mcp.call('orchestrator_initialize_session');
     assert.equal(reply.isError, false, reply.text);
     assert.equal(reply.data.session_initialized, true);
     assert.deepEqual(Object.keys(reply.data.orchestrator_context.specialist_roles).sort(), ['architect', 'debugger', 'documenter', 'implementer', 'researcher', 'reviewer', 'tester']);
     for (const dir of ['roles', 'tasks/active', 'tasks/archive', 'locks', 'logs']) {
-      assert.ok((await stat(path.join(project.dir, '.task_orchestrator', dir))).isDirectory(), dir);
+      assert.ok((await stat(path.join(session.dir, '.task_orchestrator', dir))).isDirectory(), dir);
     }
-    assert.match(await readFile(path.join(project.dir, '.task_orchestrator/roles/default_roles.yaml'), 'utf8'), /architect:/);
+    assert.match(await readFile(path.join(session.dir, '.task_orchestrator/roles/default_roles.yaml'), 'utf8'), /architect:/);
   });
 
   test('a whole orchestration: plan, execute, complete in order, archive, synthesize', async () => {
-    const plan = await mcp.call('orchestrator_plan_task', samplePlan);
+    const plan = await session.mcp.call('orchestrator_plan_task', samplePlan);
     assert.equal(plan.isError, false, plan.text);
     const id = plan.data.parent_task_id as string;
     assert.match(id, /^task_[0-9a-f]{10}$/);
@@ -58,97 +49,97 @@ describe('the six tools through the official client, in process', () => {
     assert.equal(plan.data.execution_order[0], ids.design);
     assert.ok(plan.data.execution_order.indexOf(ids.test) > plan.data.execution_order.indexOf(ids.build));
 
-    const blocked = await mcp.call('orchestrator_execute_subtask', { task_id: ids.build });
+    const blocked = await session.mcp.call('orchestrator_execute_subtask', { task_id: ids.build });
     assert.equal(blocked.isError, true);
     assert.equal(blocked.error?.code, 'UNMET_DEPENDENCIES');
     assert.match(blocked.text, /Design the export/);
 
-    const prompt = await mcp.call('orchestrator_execute_subtask', { task_id: ids.design });
+    const prompt = await session.mcp.call('orchestrator_execute_subtask', { task_id: ids.design });
     assert.equal(prompt.isError, false, prompt.text);
     assert.equal(prompt.data.status, 'active');
     for (const part of ['software architect', 'Add CSV export', 'packages/reports', 'Decide format and API', '30 minutes', 'orchestrator_complete_subtask']) {
       assert.ok(prompt.text.includes(part), `prompt should mention ${part}`);
     }
 
-    const done = await mcp.call('orchestrator_complete_subtask', { task_id: ids.design, results: 'CSV with a header row; GET /reports/:id.csv', artifacts: ['docs/adr/7-csv.md'] });
+    const done = await session.mcp.call('orchestrator_complete_subtask', { task_id: ids.design, results: 'CSV with a header row; GET /reports/:id.csv', artifacts: ['docs/adr/7-csv.md'] });
     assert.equal(done.isError, false, done.text);
     assert.deepEqual(done.data.parent_task_progress, { parent_task_id: id, completed_subtasks: 1, total_subtasks: 4, progress_percentage: 25 });
     assert.equal(done.data.next_recommended_task.task_id, ids.build);
 
-    const buildPrompt = await mcp.call('orchestrator_execute_subtask', { task_id: ids.build });
+    const buildPrompt = await session.mcp.call('orchestrator_execute_subtask', { task_id: ids.build });
     assert.match(buildPrompt.text, /GET \/reports\/:id\.csv/, 'dependency results reach the next prompt');
-    await mcp.call('orchestrator_complete_subtask', { task_id: ids.build, summary: 'Implemented', detailed_work: 'diff '.repeat(1000), file_paths: ['src/export.ts'] });
-    const onDisk = JSON.parse(await readFile(path.join(project.dir, `.task_orchestrator/tasks/active/${id}.json`), 'utf8'));
+    await session.mcp.call('orchestrator_complete_subtask', { task_id: ids.build, summary: 'Implemented', detailed_work: 'diff '.repeat(1000), file_paths: ['src/export.ts'] });
+    const onDisk = JSON.parse(await readFile(path.join(session.dir, `.task_orchestrator/tasks/active/${id}.json`), 'utf8'));
     const build = onDisk.subtasks.find((s: any) => s.task_id === ids.build);
     assert.equal(build.status, 'completed');
     assert.deepEqual(build.artifacts, ['src/export.ts']);
-    assert.match(await readFile(path.join(project.dir, '.task_orchestrator', build.detailed_work_file), 'utf8'), /^diff diff/);
+    assert.match(await readFile(path.join(session.dir, '.task_orchestrator', build.detailed_work_file), 'utf8'), /^diff diff/);
 
     for (const handle of ['test', 'docs']) {
-      await mcp.call('orchestrator_execute_subtask', { task_id: ids[handle] });
-      const reply = await mcp.call('orchestrator_complete_subtask', { task_id: ids[handle], results: `${handle} done`, next_action: 'complete' });
+      await session.mcp.call('orchestrator_execute_subtask', { task_id: ids[handle] });
+      const reply = await session.mcp.call('orchestrator_complete_subtask', { task_id: ids[handle], results: `${handle} done`, next_action: 'complete' });
       assert.equal(reply.isError, false, reply.text);
     }
-    await assert.rejects(stat(path.join(project.dir, `.task_orchestrator/tasks/active/${id}.json`)));
-    const archived = JSON.parse(await readFile(path.join(project.dir, `.task_orchestrator/tasks/archive/${id}.json`), 'utf8'));
+    await assert.rejects(stat(path.join(session.dir, `.task_orchestrator/tasks/active/${id}.json`)));
+    const archived = JSON.parse(await readFile(path.join(session.dir, `.task_orchestrator/tasks/archive/${id}.json`), 'utf8'));
     assert.equal(archived.status, 'completed');
     assert.equal(archived.version, '2.0');
 
-    const synthesis = await mcp.call('orchestrator_synthesize_results', { parent_task_id: id });
+    const synthesis = await session.mcp.call('orchestrator_synthesize_results', { parent_task_id: id });
     assert.equal(synthesis.isError, false, synthesis.text);
     assert.equal(synthesis.data.complete, true);
     assert.deepEqual(synthesis.data.by_role.map((g: any) => g.specialist_type), ['architect', 'implementer', 'tester', 'documenter']);
     assert.match(synthesis.data.report, /CSV with a header row/);
 
-    const status = await mcp.call('orchestrator_get_status', { include_completed: true, parent_task_id: id });
+    const status = await session.mcp.call('orchestrator_get_status', { include_completed: true, parent_task_id: id });
     assert.equal(status.data.counts.completed, 4);
   });
 
   test('needs_revision sends a subtask back to pending with the notes; blocked records the reason', async () => {
-    const plan = await mcp.call('orchestrator_plan_task', { description: 'Fix the login bug', subtasks: [{ title: 'Find the cause', specialist_type: 'debugger' }, { title: 'Review the fix', specialist_type: 'reviewer' }] });
+    const plan = await session.mcp.call('orchestrator_plan_task', { description: 'Fix the login bug', subtasks: [{ title: 'Find the cause', specialist_type: 'debugger' }, { title: 'Review the fix', specialist_type: 'reviewer' }] });
     const [first, second] = plan.data.execution_order as string[];
-    await mcp.call('orchestrator_execute_subtask', { task_id: first });
-    const revised = await mcp.call('orchestrator_complete_subtask', { task_id: first, results: 'Guessed wrong: not the cookie', next_action: 'needs_revision' });
+    await session.mcp.call('orchestrator_execute_subtask', { task_id: first });
+    const revised = await session.mcp.call('orchestrator_complete_subtask', { task_id: first, results: 'Guessed wrong: not the cookie', next_action: 'needs_revision' });
     assert.equal(revised.data.status, 'pending');
-    const again = await mcp.call('orchestrator_execute_subtask', { task_id: first });
+    const again = await session.mcp.call('orchestrator_execute_subtask', { task_id: first });
     assert.match(again.text, /Guessed wrong: not the cookie/);
-    const blocked = await mcp.call('orchestrator_complete_subtask', { task_id: second, results: 'Waiting for access to the auth service', next_action: 'blocked' });
+    const blocked = await session.mcp.call('orchestrator_complete_subtask', { task_id: second, results: 'Waiting for access to the auth service', next_action: 'blocked' });
     assert.equal(blocked.data.status, 'blocked');
-    const status = await mcp.call('orchestrator_get_status', { parent_task_id: plan.data.parent_task_id });
+    const status = await session.mcp.call('orchestrator_get_status', { parent_task_id: plan.data.parent_task_id });
     assert.deepEqual(
       status.data.tasks.map((t: any) => t.status),
       ['active', 'blocked'],
     );
-    const synthesis = await mcp.call('orchestrator_synthesize_results', { parent_task_id: plan.data.parent_task_id });
+    const synthesis = await session.mcp.call('orchestrator_synthesize_results', { parent_task_id: plan.data.parent_task_id });
     assert.equal(synthesis.data.complete, false);
     assert.match(synthesis.data.report, /Waiting for access to the auth service/);
   });
 
   test('subtasks_json is accepted as the Python server took it, and a repeated completion is harmless', async () => {
-    const plan = await mcp.call('orchestrator_plan_task', { description: 'Research caching', subtasks_json: JSON.stringify([{ title: 'Compare caches', specialist_type: 'Researcher' }]) });
+    const plan = await session.mcp.call('orchestrator_plan_task', { description: 'Research caching', subtasks_json: JSON.stringify([{ title: 'Compare caches', specialist_type: 'Researcher' }]) });
     assert.equal(plan.isError, false, plan.text);
     const [only] = plan.data.execution_order as string[];
-    const first = await mcp.call('orchestrator_complete_subtask', { task_id: only, results: 'Redis wins' });
-    const second = await mcp.call('orchestrator_complete_subtask', { task_id: only, results: 'Redis wins' });
+    const first = await session.mcp.call('orchestrator_complete_subtask', { task_id: only, results: 'Redis wins' });
+    const second = await session.mcp.call('orchestrator_complete_subtask', { task_id: only, results: 'Redis wins' });
     assert.equal(first.isError, false);
     assert.equal(second.isError, false, second.text);
     assert.equal(second.data.already_recorded, true);
 
-    const before = await snapshot(project.dir);
-    const refused = await mcp.call('orchestrator_complete_subtask', { task_id: only, summary: 'Memcached instead', detailed_work: 'long '.repeat(1000) });
+    const before = await snapshot(session.dir);
+    const refused = await session.mcp.call('orchestrator_complete_subtask', { task_id: only, summary: 'Memcached instead', detailed_work: 'long '.repeat(1000) });
     assert.equal(refused.error?.code, 'INVALID_TRANSITION');
-    const elsewhere = await mcp.call('orchestrator_complete_subtask', { task_id: 'zz.1', parent_task_id: 'task_nonexist', summary: 's', detailed_work: 'long '.repeat(1000) });
+    const elsewhere = await session.mcp.call('orchestrator_complete_subtask', { task_id: 'zz.1', parent_task_id: 'task_nonexist', summary: 's', detailed_work: 'long '.repeat(1000) });
     assert.equal(elsewhere.error?.code, 'TASK_NOT_FOUND');
-    assert.deepEqual(await snapshot(project.dir), before, 'a refused completion writes no detailed-work file');
+    assert.deepEqual(await snapshot(session.dir), before, 'a refused completion writes no detailed-work file');
   });
 
   test('get_status pages through the subtasks with a cursor', async () => {
     const subtasks = Array.from({ length: 12 }, (_, i) => ({ title: `Step ${i + 1}`, specialist_type: 'implementer' }));
-    const plan = await mcp.call('orchestrator_plan_task', { description: 'Many steps', subtasks });
+    const plan = await session.mcp.call('orchestrator_plan_task', { description: 'Many steps', subtasks });
     const seen: string[] = [];
     let cursor: string | undefined;
     do {
-      const page = await mcp.call('orchestrator_get_status', { parent_task_id: plan.data.parent_task_id, limit: 5, ...(cursor ? { cursor } : {}) });
+      const page = await session.mcp.call('orchestrator_get_status', { parent_task_id: plan.data.parent_task_id, limit: 5, ...(cursor ? { cursor } : {}) });
       assert.ok(page.data.tasks.length <= 5);
       seen.push(...page.data.tasks.map((t: any) => t.task_id));
       cursor = page.data.next_cursor ?? undefined;
@@ -177,20 +168,20 @@ describe('the six tools through the official client, in process', () => {
     ];
     for (const [name, tool, args, code, mentions] of cases) {
       test(name, async () => {
-        const before = await snapshot(project.dir);
-        const reply = await mcp.call(tool, args);
+        const before = await snapshot(session.dir);
+        const reply = await session.mcp.call(tool, args);
         assert.equal(reply.isError, true, `${name} should be refused`);
         assert.equal(reply.error?.code, code, reply.text);
         assert.ok(reply.text.startsWith(`${code}: `), `the text starts with the code: ${reply.text}`);
         if (mentions) assert.match(reply.text, mentions);
         assert.equal(reply.data, undefined, 'no structuredContent on a refusal');
         assert.ok(reply.text.length > 30, 'the message explains the problem');
-        assert.deepEqual(await snapshot(project.dir), before, 'nothing changed on disk');
+        assert.deepEqual(await snapshot(session.dir), before, 'nothing changed on disk');
       });
     }
 
     test('the server keeps serving after refusing', async () => {
-      const reply = await mcp.call('orchestrator_get_status');
+      const reply = await session.mcp.call('orchestrator_get_status');
       assert.equal(reply.isError, false);
     });
   });
