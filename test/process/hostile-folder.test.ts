@@ -6,7 +6,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type SpawnOptions } from 'node:child_process';
 import { lstat, mkdir, readdir, readFile, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { Client } from '@modelcontextprotocol/client';
@@ -38,23 +38,28 @@ async function seed(dir: string): Promise<{ layout: Layout; parentId: string; su
   }
 }
 
-/** Runs the built CLI with a deadline; a child still running then is killed and the test fails. */
-function runCliWithin(args: string[], cwd: string, ms = DEADLINE_MS): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** Runs a command with a deadline; a child still running then is killed and the test fails, saying it hangs. */
+function runWithin(command: string, args: string[], options: SpawnOptions, what: string, ms = DEADLINE_MS): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '' } });
+    const child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`task-orchestrator ${args.join(' ')} did not finish within ${ms} ms (it hangs); stdout:\n${stdout}\nstderr:\n${stderr}`));
+      reject(new Error(`${what} did not finish within ${ms} ms (it hangs); stdout:\n${stdout}\nstderr:\n${stderr}`));
     }, ms);
     child.on('close', (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/** Runs the built CLI with a deadline. */
+function runCliWithin(args: string[], cwd: string, ms = DEADLINE_MS) {
+  return runWithin(process.execPath, [CLI, ...args], { cwd, env: { PATH: process.env.PATH ?? '' } }, `task-orchestrator ${args.join(' ')}`, ms);
 }
 
 interface Server {
@@ -179,23 +184,10 @@ describe('a hostile project folder', { skip: posixOnly }, () => {
     async function runLimited(bundle: string, limits: string, args: string[]): Promise<any> {
       // The shell ignores SIGXFSZ before exec (inherited), so a write past the file size limit fails with EFBIG instead of killing the worker.
       const script = `trap '' XFSZ; ${limits}; exec "$0" "$@"`;
-      return new Promise((resolve, reject) => {
-        const child = spawn('/bin/sh', ['-c', script, process.execPath, bundle, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-        let stdout = '';
-        let stderr = '';
-        child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-        child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-        const timer = setTimeout(() => {
-          child.kill('SIGKILL');
-          reject(new Error(`the worker did not finish within ${DEADLINE_MS} ms; stderr:\n${stderr}`));
-        }, DEADLINE_MS);
-        child.on('close', (code) => {
-          clearTimeout(timer);
-          const line = stdout.trim().split('\n').pop() ?? '';
-          if (code !== 0 || !line) reject(new Error(`the worker exited with ${code}; stdout:\n${stdout}\nstderr:\n${stderr}`));
-          else resolve(JSON.parse(line));
-        });
-      });
+      const { code, stdout, stderr } = await runWithin('/bin/sh', ['-c', script, process.execPath, bundle, ...args], {}, 'the worker');
+      const line = stdout.trim().split('\n').pop() ?? '';
+      if (code !== 0 || !line) throw new Error(`the worker exited with ${code}; stdout:\n${stdout}\nstderr:\n${stderr}`);
+      return JSON.parse(line);
     }
 
     test('a lock file that cannot be written (file size limit: EFBIG; too many open files: EMFILE) is STORAGE_ERROR with a hint, and no temp lock file is left', { timeout: 60_000 }, async () => {
