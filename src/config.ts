@@ -35,7 +35,7 @@ export interface Settings {
   logLevel: LogLevel;
   /** MCP_TASK_ORCHESTRATOR_LOCK_TIMEOUT_MS: how long to wait for a busy task before LOCK_TIMEOUT. */
   lockTimeoutMs: number;
-  /** MCP_TASK_ORCHESTRATOR_LOCK_STALE_MS: another host's lock not refreshed for this long may be taken over. */
+  /** MCP_TASK_ORCHESTRATOR_LOCK_STALE_MS: a lock whose owner cannot be asked (another host or PID namespace) not refreshed for this long may be taken over. */
   lockStaleMs: number;
 }
 

@@ -104,7 +104,7 @@ function tally(parents: readonly ParentSummary[]): StoreStatistics {
 function remembered({ isOwnerAlive, owner: self }: AppContext): AppContext['isOwnerAlive'] {
   const known = new Map<string, boolean>();
   return (owner) => {
-    const key = owner.pid === self.pid ? `${owner.host}:${owner.pid}:${owner.instance}` : `${owner.host}:${owner.pid}`;
+    const key = `${owner.host}:${owner.boot}:${owner.pidns}:${owner.pid}${owner.pid === self.pid ? `:${owner.instance}` : ''}`;
     let alive = known.get(key);
     if (alive === undefined) known.set(key, (alive = isOwnerAlive(owner)));
     return alive;

@@ -26,6 +26,10 @@ export interface ActiveOwner {
   host: string;
   /** Random id of the server process instance (pids are reused). */
   instance: string;
+  /** PID namespace (inode of /proc/self/ns/pid): the pid is checked only from the same one. Absent in older files. */
+  pidns?: string | null;
+  /** Boot id of the host (/proc/sys/kernel/random/boot_id). Absent in older files. */
+  boot?: string | null;
 }
 
 export interface Subtask {

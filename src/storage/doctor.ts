@@ -7,7 +7,7 @@ import { problemWith } from './catalog.js';
 import { describeFileType, NotRegularFileError, readRegularFile } from './durable-fs.js';
 import type { Layout } from './layout.js';
 import type { LockManager } from './lock.js';
-import { findTempFiles, TEMP_FILE_MAX_AGE_MS } from './recovery.js';
+import { findTempFiles, isLeftover, type TempFile } from './recovery.js';
 import { DEFAULT_ROLES_FILE, loadRoleCatalog } from './role-files.js';
 
 export type FindingKind =
@@ -72,7 +72,7 @@ export async function diagnose(layout: Layout, options: DiagnoseOptions): Promis
     ...(await checkRoleFiles(layout)),
     ...(await checkStoreFiles(layout)),
     ...(await checkLocks(layout, options)),
-    ...(await checkTempFiles(layout, options.isPidAlive)),
+    ...(await checkTempFiles(layout)),
   ];
 }
 
@@ -236,15 +236,17 @@ async function checkStoreFiles(layout: Layout): Promise<Finding[]> {
 }
 
 /** Temp files of durable writes: leftovers when their writer is gone or they are over an hour old. */
-async function checkTempFiles(layout: Layout, isPidAlive: (pid: number) => boolean): Promise<Finding[]> {
-  return (await findTempFiles(layout)).map((t) => tempFinding(layout, t.file, t.pid, isPidAlive(t.pid) && t.pid !== process.pid, t.ageMs));
+async function checkTempFiles(layout: Layout): Promise<Finding[]> {
+  return (await findTempFiles(layout)).map((t) => tempFinding(layout, t));
 }
 
-function tempFinding(layout: Layout, file: string, pid: number, writerAlive: boolean, ageMs: number): Finding {
-  if (writerAlive && ageMs <= TEMP_FILE_MAX_AGE_MS) {
-    return finding(layout, file, { kind: 'temp_file_in_use', severity: 'note', message: `temporary file of pid ${pid}, which is running`, meaning: 'A write is probably in progress.', remedy: 'Nothing to do.', fixable: false });
+function tempFinding(layout: Layout, temp: TempFile): Finding {
+  const { file, pid, liveness } = temp;
+  if (!isLeftover(temp)) {
+    const running = liveness === 'alive' ? 'which is running' : 'in another PID namespace or on another host, so it cannot be asked; it is recent';
+    return finding(layout, file, { kind: 'temp_file_in_use', severity: 'note', message: `temporary file of pid ${pid}, ${running}`, meaning: 'A write is probably in progress.', remedy: 'Nothing to do.', fixable: false });
   }
-  const why = writerAlive ? `over an hour old (pid ${pid} runs, but pids are reused)` : `its writer (pid ${pid}) is gone`;
+  const why = liveness === 'dead' ? `its writer (pid ${pid}) is gone` : liveness === 'alive' ? `over an hour old (pid ${pid} runs, but pids are reused)` : `over an hour old (its writer, pid ${pid}, is in another PID namespace or on another host)`;
   return finding(layout, file, { kind: 'temp_file', severity: 'problem', message: `leftover temporary file: ${why}`, meaning: 'A process stopped in the middle of a write; the task file itself holds the previous complete version. The temporary file is only clutter.', remedy: '"doctor --fix" removes it (the server also does on its next start).', fixable: true });
 }
 

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, constants, fstatSync, fsync, linkSync, lstatSync, openSync, readlinkSync, readSync, renameSync, statSync, unlinkSync, writeSync, type Stats } from 'node:fs';
 import { lstat, open } from 'node:fs/promises';
 import path from 'node:path';
+import { tempWriterOf, tempWriterTag } from './owner.js';
 
 /** The part of a file handle that durable writes use. */
 export interface DurableHandle {
@@ -62,15 +63,18 @@ function syncHandle(fd: number): DurableHandle {
 
 export const TEMP_SUFFIX = '.tmp';
 
-/** A temp name unique across processes and calls, in the same folder as the target (rename must not cross devices). */
+/**
+ * A temp name unique across processes and calls, in the same folder as the target (rename must not cross
+ * devices). It names its writer (pid, where that pid means something, instance: see owner.ts), so that the
+ * sweep of left-over temp files never removes the file of a writer that still runs, in any namespace.
+ */
 export function tempPathFor(target: string): string {
-  return path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`);
+  return path.join(path.dirname(target), `.${path.basename(target)}.${tempWriterTag()}.${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`);
 }
 
 /** The pid encoded in a temp name made by tempPathFor, or null for a name that is not ours. */
 export function tempFileOwnerPid(fileName: string): number | null {
-  const match = /^\..+\.(\d+)\.[0-9a-f]{12}\.tmp$/.exec(fileName);
-  return match ? Number(match[1]) : null;
+  return tempWriterOf(fileName)?.pid ?? null;
 }
 
 async function writeTemp(fs: DurableFs, temp: string, data: string | Uint8Array, sync: boolean, mode = 0o644): Promise<void> {
@@ -87,11 +91,12 @@ async function writeTemp(fs: DurableFs, temp: string, data: string | Uint8Array,
  * Replaces `target` atomically and durably: temp file in the same folder, write, fsync, close,
  * rename over the target, fsync the folder. A crash at any instant leaves the old or the new file.
  */
-export async function writeFileDurable(target: string, data: string | Uint8Array, fs: DurableFs = nodeFs, mode?: number): Promise<void> {
+export async function writeFileDurable(target: string, data: string | Uint8Array, fs: DurableFs = nodeFs, mode?: number, beforeCommit?: () => void): Promise<void> {
   const temp = tempPathFor(target);
   let renamed = false;
   try {
     await writeTemp(fs, temp, data, true, mode); // a private file's temp is private from its first byte
+    beforeCommit?.(); // a fence (the lock still ours, the file still the one read): throws to abandon, and the temp file goes
     await renameWithRetry(fs, temp, target);
     renamed = true;
     await syncAfterCommit(fs, path.dirname(target));
@@ -285,9 +290,14 @@ export function openRegularFileSync(file: string): { fd: number; info: Stats } {
 
 /** The whole of a regular file, read with one open, fstat and read (see openRegularFileSync). */
 export function readRegularFileSync(file: string): Buffer {
+  return readRegularFileWithStatSync(file).data;
+}
+
+/** readRegularFileSync with the fstat of the file read: what a later write checks is still in place. */
+export function readRegularFileWithStatSync(file: string): { data: Buffer; info: Stats } {
   const { fd, info } = openRegularFileSync(file);
   try {
-    return readOpenFile(fd, info.size);
+    return { data: readOpenFile(fd, info.size), info };
   } finally {
     closeSync(fd);
   }

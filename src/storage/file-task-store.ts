@@ -9,9 +9,9 @@ import { isParentComplete } from '../domain/lifecycle.js';
 import type { ParentTask } from '../domain/model.js';
 import { parseTaskFile, serializeTaskFile } from '../domain/task-file.js';
 import { Catalog, parentNamedBy, problemWith } from './catalog.js';
-import { createFileExclusive, isCode, LinkRefusedError, moveFileDurable, moveFileNoReplace, nodeFs, NotRegularFileError, openAppendNoFollow, readRegularFileSync, tempPathFor, writeFileDurable, type DurableFs } from './durable-fs.js';
+import { createFileExclusive, isCode, LinkRefusedError, moveFileDurable, moveFileNoReplace, nodeFs, NotRegularFileError, openAppendNoFollow, readRegularFileWithStatSync, tempPathFor, writeFileDurable, type DurableFs } from './durable-fs.js';
 import { ensureLayout, relativeToRoot, taskFileName, type Layout } from './layout.js';
-import { LockManager } from './lock.js';
+import { LockManager, type HeldLock } from './lock.js';
 import { archiveCompletedParents, recover, type RecoveryReport } from './recovery.js';
 import { storageError } from './storage-error.js';
 
@@ -101,16 +101,27 @@ export class FileTaskStore implements TaskStore {
 
   async update(parentTaskId: string, change: (parent: ParentTask) => ParentTask | Promise<ParentTask>): Promise<ParentTask> {
     this.refuseIfReadOnly();
-    return this.options.locks.withLock(parentTaskId, async () => {
-      const { parent, location } = await this.readWithLocation(parentTaskId);
+    return this.options.locks.withLock(parentTaskId, async (held) => {
+      const { parent, location, info } = await this.readWithLocation(parentTaskId);
       const next = await change(parent);
       if (next === parent) return parent;
       const stored = { ...next, revision: (parent.revision ?? 0) + 1 };
-      if (location === 'archive') await this.moveDurably(this.archivePath(parentTaskId), this.activePath(parentTaskId));
-      await this.writeDurably(this.activePath(parentTaskId), serializeTaskFile(stored));
+      const active = this.activePath(parentTaskId);
+      // The fence, just before the change commits: the lock is still ours and the file is still the revision
+      // we read (a write by another process always renames a new inode into place). Otherwise LOCK_LOST,
+      // and nothing changed: this process was paused past the stale time and another took over.
+      const fence = () => {
+        held.assertStillMine();
+        if (!sameFile(statSync(active, { throwIfNoEntry: false }), info)) throw this.changedMeanwhile(parentTaskId);
+      };
+      if (location === 'archive') {
+        held.assertStillMine();
+        await this.moveDurably(this.archivePath(parentTaskId), active); // same inode, size and mtime: the fence holds
+      }
+      await this.writeDurably(active, serializeTaskFile(stored), fence);
       if (isParentComplete(stored)) {
         try {
-          return await this.archiveLocked(stored);
+          return await this.archiveLocked(stored, held);
         } catch (error) {
           // The change itself is on disk; the next start (or "doctor --fix") finishes the move.
           this.options.logger.warn(`Completed task ${parentTaskId} stays in tasks/active/ for now: ${(error as Error).message}`);
@@ -130,10 +141,10 @@ export class FileTaskStore implements TaskStore {
 
   async archiveIfComplete(parentTaskId: string): Promise<boolean> {
     this.refuseIfReadOnly();
-    return this.options.locks.withLock(parentTaskId, async () => {
+    return this.options.locks.withLock(parentTaskId, async (held) => {
       const { parent, location } = await this.readWithLocation(parentTaskId);
       if (location !== 'active' || !isParentComplete(parent)) return false;
-      await this.archiveLocked(parent);
+      await this.archiveLocked(parent, held);
       return true;
     });
   }
@@ -159,8 +170,9 @@ export class FileTaskStore implements TaskStore {
     });
   }
 
-  private async archiveLocked(parent: ParentTask): Promise<ParentTask> {
+  private async archiveLocked(parent: ParentTask, held: HeldLock): Promise<ParentTask> {
     const id = parent.parent_task_id;
+    held.assertStillMine(); // a successor may be writing tasks/active/<id>.json: never move it from under it
     try {
       await moveFileNoReplace(this.activePath(id), this.archivePath(id), this.fs);
     } catch (error) {
@@ -236,13 +248,21 @@ export class FileTaskStore implements TaskStore {
     return path.join(this.options.layout.archiveDir, taskFileName(id));
   }
 
-  private async readWithLocation(parentTaskId: string): Promise<{ parent: ParentTask; location: 'active' | 'archive' }> {
+  /** The error of a fence that found the task file replaced since it was read, though the lock is still ours. */
+  private changedMeanwhile(parentTaskId: string): OrchestratorError {
+    return new OrchestratorError('LOCK_LOST', `Task ${parentTaskId} was changed by another process while this change was being made (the lock was not respected: an old server, or an edit by hand). Nothing was changed. Read the task again (orchestrator_get_status) and repeat the call if it is still needed.`, { parent_task_id: parentTaskId });
+  }
+
+  private async readWithLocation(parentTaskId: string): Promise<{ parent: ParentTask; location: 'active' | 'archive'; info: Stats }> {
     if (!isValidTaskId(parentTaskId)) throw new OrchestratorError('INVALID_TASK_ID', `"${parentTaskId}" is not a task id.`);
     for (const location of ['active', 'archive'] as const) {
       const file = location === 'active' ? this.activePath(parentTaskId) : this.archivePath(parentTaskId);
       let text: string;
+      let info: Stats;
       try {
-        text = readRegularFileSync(file).toString('utf8'); // small file: a synchronous read is far cheaper than four thread-pool round trips
+        const read = readRegularFileWithStatSync(file); // small file: a synchronous read is far cheaper than four thread-pool round trips
+        text = read.data.toString('utf8');
+        info = read.info;
       } catch (error) {
         if (isCode(error, 'ENOENT')) continue;
         // Reported with the store's problems too: a session start that cannot show this task says why.
@@ -259,14 +279,14 @@ export class FileTaskStore implements TaskStore {
         const reason = problem?.reason ?? 'unreadable';
         throw new OrchestratorError(problem?.kind === 'unsupported_version' ? 'UNSUPPORTED_VERSION' : 'STORE_CORRUPT', `Task ${parentTaskId} cannot be used: ${relativeToRoot(this.options.layout, file)} ${reason}. The file was kept as it is. ${problem?.action ?? ''}`.trim(), { file, reason });
       }
-      return { parent: parsed.value, location };
+      return { parent: parsed.value, location, info };
     }
     throw new OrchestratorError('TASK_NOT_FOUND', `No task ${parentTaskId} in ${relativeToRoot(this.options.layout, this.options.layout.activeDir)} or tasks/archive. Call orchestrator_get_status to list the task ids.`, { parent_task_id: parentTaskId });
   }
 
-  private async writeDurably(file: string, text: string): Promise<void> {
+  private async writeDurably(file: string, text: string, beforeCommit?: () => void): Promise<void> {
     try {
-      await writeFileDurable(file, text, this.fs);
+      await writeFileDurable(file, text, this.fs, undefined, beforeCommit);
     } catch (error) {
       throw storageError(error, `write ${file}`);
     }
@@ -340,6 +360,11 @@ export class FileTaskStore implements TaskStore {
 
 /** Where a link found in place of tasks/journal.log is moved (tasks/journal.log.link). */
 const JOURNAL_LINK_ASIDE_SUFFIX = '.link';
+
+/** The same file as read: same inode, size and modification time (a write by rename always brings a new inode). */
+function sameFile(now: Stats | undefined, read: Stats): boolean {
+  return now !== undefined && now.ino === read.ino && now.dev === read.dev && now.size === read.size && now.mtimeMs === read.mtimeMs;
+}
 
 async function exists(file: string): Promise<boolean> {
   return statSync(file, { throwIfNoEntry: false }) !== undefined;

@@ -1,17 +1,27 @@
 import { randomBytes } from 'node:crypto';
-import { linkSync, closeSync, lutimesSync, unlinkSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { linkSync, closeSync, constants, fstatSync, openSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { OrchestratorError } from '../domain/errors.js';
-import { isCode, NotRegularFileError, openRegularFileSync, readOpenFile, tempPathFor } from './durable-fs.js';
+import { isCode, NO_FOLLOW, NotRegularFileError, openRegularFileSync, readOpenFile, tempPathFor } from './durable-fs.js';
+import { fileSystemNow, isPidAlive, judgeOwner, selfIdentity, type Liveness, type OwnerRecord, type ProcessIdentity } from './owner.js';
 import { storageError } from './storage-error.js';
 
-/** What a lock file holds: who owns it, so others can tell a live holder from a dead one. */
-export interface LockOwner {
-  pid: number;
-  host: string;
+export { isPidAlive } from './owner.js';
+
+/**
+ * What a lock file holds: who owns it (see owner.ts for how that is judged), and the token of this one
+ * acquisition, which the holder reads back before it commits a write or refreshes the lock.
+ * Locks made before namespaces were recorded lack instance, pidns and boot.
+ */
+export interface LockOwner extends OwnerRecord {
   token: string;
   acquired_at: string;
+}
+
+/** A lock while it is held: the fence a write checks just before it commits. */
+export interface HeldLock {
+  /** Throws LOCK_LOST unless the lock file still carries this acquisition's token. */
+  assertStillMine(): void;
 }
 
 export interface LockOptions {
@@ -21,8 +31,7 @@ export interface LockOptions {
   staleMs: number;
   /** How often a holder refreshes its lock's mtime. */
   refreshMs: number;
-  host: string;
-  pid: number;
+  identity: ProcessIdentity;
   isPidAlive: (pid: number) => boolean;
   onTakeover?: (name: string, owner: LockOwner | null, reason: string) => void;
 }
@@ -32,17 +41,8 @@ const MARKER_STALE_MS = 5_000;
 /** Immediate retries of the lock loop in a row before it sleeps (and checks its deadline) again. */
 const MAX_QUICK_RETRIES = 3;
 
-export function isPidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return isCode(error, 'EPERM'); // exists, owned by someone else
-  }
-}
-
 export function defaultLockOptions(overrides: Partial<LockOptions> = {}): LockOptions {
-  return { timeoutMs: 10_000, staleMs: 30_000, refreshMs: 5_000, host: os.hostname(), pid: process.pid, isPidAlive, ...overrides };
+  return { timeoutMs: 10_000, staleMs: 30_000, refreshMs: 5_000, identity: selfIdentity(), isPidAlive, ...overrides };
 }
 
 export interface ObservedLock {
@@ -76,7 +76,7 @@ export class LockManager {
   }
 
   /** Runs `work` while holding the lock `name`, across calls in this process and across processes. */
-  withLock<T>(name: string, work: () => Promise<T>): Promise<T> {
+  withLock<T>(name: string, work: (held: HeldLock) => Promise<T>): Promise<T> {
     const previous = this.queues.get(name) ?? Promise.resolve();
     const run = previous.then(
       () => this.holding(name, work),
@@ -90,12 +90,14 @@ export class LockManager {
     return run;
   }
 
-  private async holding<T>(name: string, work: () => Promise<T>): Promise<T> {
+  private async holding<T>(name: string, work: (held: HeldLock) => Promise<T>): Promise<T> {
     const token = await this.acquire(name);
-    const heartbeat = setInterval(() => void this.refresh(name), this.options.refreshMs);
+    const heartbeat = setInterval(() => {
+      if (!this.refresh(name, token)) clearInterval(heartbeat); // taken over: never touch the new owner's lock
+    }, this.options.refreshMs);
     heartbeat.unref();
     try {
-      return await work();
+      return await work({ assertStillMine: () => this.assertStillMine(name, token) });
     } finally {
       clearInterval(heartbeat);
       await this.release(name, token);
@@ -104,7 +106,7 @@ export class LockManager {
 
   async acquire(name: string): Promise<string> {
     const file = this.lockPath(name);
-    const owner: LockOwner = { pid: this.options.pid, host: this.options.host, token: randomBytes(8).toString('hex'), acquired_at: new Date().toISOString() };
+    const owner = this.newOwner();
     const deadline = Date.now() + this.options.timeoutMs;
     for (let attempt = 0, quick = 0; ; attempt++) {
       if (this.tryCreate(file, owner)) return owner.token;
@@ -162,22 +164,45 @@ export class LockManager {
     }
   }
 
-  /** Why a lock may be taken over, or null while its holder may still be working. */
-  staleness(observed: ObservedLock): string | null {
+  /** This process as the owner of a new lock (or takeover marker). */
+  private newOwner(): LockOwner {
+    const { pid, host, instance, pidns, boot } = this.options.identity;
+    return { pid, host, instance, pidns, boot, token: randomBytes(8).toString('hex'), acquired_at: new Date().toISOString() };
+  }
+
+  /**
+   * Why a lock may be taken over, or null while its holder may still be working. `now` is on the file
+   * system's clock (fileSystemNow), the clock that also set the lock's mtime: never this process's clock.
+   */
+  staleness(observed: ObservedLock, now?: number): string | null {
     const { owner } = observed;
-    const local = owner !== null && owner.host === this.options.host;
-    if (local && this.isOwnerGone(owner)) return `its owner (pid ${owner.pid}) is gone`;
-    const lapsed = Date.now() - observed.mtimeMs;
-    // An owner on this host whose process runs is never cut short (it may be paused, say with Ctrl-Z,
-    // and would then write over its successor); only the spec's outer bound applies, for reused pids.
-    const bound = local ? MAX_STALE_MS : Math.min(this.options.staleMs, MAX_STALE_MS);
+    const liveness = this.livenessOf(owner);
+    if (owner && liveness === 'dead') return `its owner (pid ${owner.pid}) is gone`;
+    const lapsed = (now ?? this.fileSystemNow()) - observed.mtimeMs;
+    // An owner whose process we can see running is never cut short (it may be paused, say with Ctrl-Z,
+    // and would then find its lock lost); only the spec's outer bound applies, for reused pids. An owner
+    // we cannot see (another host, boot or PID namespace) is judged by its heartbeat alone.
+    const bound = liveness === 'alive' ? MAX_STALE_MS : Math.min(this.options.staleMs, MAX_STALE_MS);
     if (lapsed > bound) return `not refreshed for ${Math.round(lapsed / 1000)} s (bound ${Math.round(bound / 1000)} s)`;
     return null;
   }
 
-  /** Whether the process that made a lock or marker on this host has ended. */
+  private livenessOf(owner: LockOwner | null): Liveness {
+    return owner ? judgeOwner(owner, this.options.identity, this.options.isPidAlive) : 'unknown';
+  }
+
+  /** Whether the process that made a lock or marker is known to have ended. */
   isOwnerGone(owner: LockOwner): boolean {
-    return owner.host === this.options.host && !this.options.isPidAlive(owner.pid);
+    return this.livenessOf(owner) === 'dead';
+  }
+
+  /** Now on the clock of the file system that holds the locks (see owner.ts). */
+  fileSystemNow(): number {
+    try {
+      return fileSystemNow(this.dir);
+    } catch (error) {
+      throw storageError(error, `read the file system's clock in ${this.dir}`);
+    }
   }
 
   /** Removes a stale lock; false when another process is taking it over right now (then wait and look again). */
@@ -192,9 +217,8 @@ export class LockManager {
 
   private async breakStaleWithMarker(name: string, marker: string, observed: ObservedLock, reason: string): Promise<boolean> {
     const file = this.lockPath(name);
-    const me: LockOwner = { pid: this.options.pid, host: this.options.host, token: randomBytes(8).toString('hex'), acquired_at: new Date().toISOString() };
     try {
-      createLockFile(marker, JSON.stringify(me));
+      createLockFile(marker, JSON.stringify(this.newOwner()));
     } catch (error) {
       if (!isCode(error, 'EEXIST')) throw error;
       await this.clearDeadMarker(marker);
@@ -223,17 +247,53 @@ export class LockManager {
   }
 
   /** A takeover marker is dead when its maker is gone or it is older than any takeover takes (microseconds). */
-  isMarkerDead(observed: ObservedLock): boolean {
-    return (observed.owner !== null && this.isOwnerGone(observed.owner)) || Date.now() - observed.mtimeMs > MARKER_STALE_MS;
+  isMarkerDead(observed: ObservedLock, now: number = this.fileSystemNow()): boolean {
+    return (observed.owner !== null && this.isOwnerGone(observed.owner)) || now - observed.mtimeMs > MARKER_STALE_MS;
   }
 
-  private async refresh(name: string): Promise<void> {
-    const now = new Date();
+  /**
+   * The heartbeat: if the lock file still carries our token, rewrites its first byte (the same byte), so
+   * that the kernel sets its mtime on the file system's clock (utimes would write this process's clock,
+   * which may be hours off). Checked and written through one descriptor: a lock that is no longer ours
+   * is never refreshed, and a file put in its place after the check is not the one touched.
+   * False when the lock is no longer ours (taken over, or gone).
+   */
+  refresh(name: string, token: string): boolean {
+    let fd: number;
     try {
-      lutimesSync(this.lockPath(name), now, now); // never the target of a link put in its place
+      fd = openSync(this.lockPath(name), constants.O_RDWR | NO_FOLLOW | (constants.O_NONBLOCK ?? 0));
     } catch {
-      // released meanwhile
+      return false; // gone (or something that is not a lock file in its place)
     }
+    try {
+      const info = fstatSync(fd);
+      if (!info.isFile()) return false;
+      const content = readOpenFile(fd, info.size);
+      if (parseOwner(content.toString('utf8'))?.token !== token) return false;
+      writeSync(fd, content, 0, 1, 0);
+      return true;
+    } catch {
+      return false;
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** The fence: one small read of the lock file, just before a write commits. */
+  private assertStillMine(name: string, token: string): void {
+    const file = this.lockPath(name);
+    let owner: LockOwner | null = null;
+    try {
+      const { fd, info } = openRegularFileSync(file);
+      try {
+        owner = parseOwner(readOpenFile(fd, info.size).toString('utf8'));
+      } finally {
+        closeSync(fd);
+      }
+    } catch {
+      // gone, or replaced by something that is not a lock file: not ours either way
+    }
+    if (owner?.token !== token) throw lockLost(name, file, owner);
   }
 
   private async release(name: string, token: string): Promise<void> {
@@ -287,6 +347,15 @@ function lockFileError(name: string, file: string, error: unknown): Orchestrator
     return new OrchestratorError('STORAGE_ERROR', `Could not lock ${name}: ${error.file} is ${error.what}, not a lock file this server made, so it is left alone. Nothing was changed. Remove it by hand (run "task-orchestrator doctor" to see what it is), then try again.`, { lock: error.file, errno: error.code });
   }
   return storageError(error, `lock ${name} (${file})`);
+}
+
+function lockLost(name: string, file: string, owner: LockOwner | null): OrchestratorError {
+  const now = owner ? `pid ${owner.pid} on ${owner.host} holds it now` : 'it is gone';
+  return new OrchestratorError(
+    'LOCK_LOST',
+    `The lock on ${name} was taken over while this change was being made (this process was paused or slower than MCP_TASK_ORCHESTRATOR_LOCK_STALE_MS allows; ${now}). Nothing was changed. Read the task again (orchestrator_get_status) and repeat the call if it is still needed.`,
+    { lock: file, holder: owner },
+  );
 }
 
 function lockTimeout(name: string, file: string, owner: LockOwner | null, timeoutMs: number): OrchestratorError {

@@ -1,6 +1,4 @@
-import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
-import os from 'node:os';
 import type { AppContext } from '../app/context.js';
 import type { Logger } from '../app/ports.js';
 import { Orchestrator } from '../app/orchestrator.js';
@@ -8,7 +6,8 @@ import type { ActiveOwner } from '../domain/model.js';
 import { isWritable, type Settings } from '../config.js';
 import { FileTaskStore } from './file-task-store.js';
 import { layoutFor, type Layout } from './layout.js';
-import { defaultLockOptions, isPidAlive, LockManager } from './lock.js';
+import { defaultLockOptions, LockManager } from './lock.js';
+import { judgeOwner, selfIdentity } from './owner.js';
 import { loadRoleCatalog, prepareRoleFiles } from './role-files.js';
 
 export interface OpenProject {
@@ -17,9 +16,6 @@ export interface OpenProject {
   layout: Layout;
   close(): Promise<void>;
 }
-
-/** A random id for this process, recorded on the subtasks it marks active (pids alone are reused). */
-const INSTANCE = randomBytes(6).toString('hex');
 
 /** Opens (creating if needed) the .task_orchestrator/ of a project folder and wires the use cases to it. */
 export async function openProject(baseDir: string, settings: Settings, logger: Logger & { attach?(logsDir: string): void }, options: { recover?: boolean; verifyInBackground?: boolean } = {}): Promise<OpenProject> {
@@ -36,7 +32,6 @@ export async function openProject(baseDir: string, settings: Settings, logger: L
       // an unwritable folder: opening the store below reports it
     }
   }
-  const host = os.hostname();
   const locks = new LockManager(
     layout.locksDir,
     defaultLockOptions({
@@ -59,14 +54,18 @@ export async function openProject(baseDir: string, settings: Settings, logger: L
   }
   const roles = await loadRoleCatalog(layout);
   for (const problem of roles.errors) logger.warn(`Role files: ${problem}`);
-  const owner: ActiveOwner = { pid: process.pid, host, instance: INSTANCE };
+  // Recorded on the subtasks this process marks active: pid, host, a random instance (pids are reused),
+  // and the PID namespace and boot that make the pid meaningful (owner.ts).
+  const { pid, host, instance, pidns, boot } = selfIdentity();
+  const owner: ActiveOwner = { pid, host, instance, pidns, boot };
   const ctx: AppContext = {
     store,
     roles,
     logger,
     clock: { now: () => new Date() },
     owner,
-    isOwnerAlive: (other) => other.host !== host || (other.pid === process.pid ? other.instance === INSTANCE : isPidAlive(other.pid)),
+    // An owner we cannot see (another host, boot or PID namespace) counts as alive: only a lease expiry says otherwise.
+    isOwnerAlive: (other) => judgeOwner(other) !== 'dead',
     baseDir: layout.base,
   };
   return { orchestrator: new Orchestrator(ctx), store, layout, close: () => store.close() };

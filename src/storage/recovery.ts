@@ -1,10 +1,9 @@
 import { readdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../app/ports.js';
-import { tempFileOwnerPid } from './durable-fs.js';
 import type { FileTaskStore } from './file-task-store.js';
 import type { Layout } from './layout.js';
-import { isPidAlive } from './lock.js';
+import { fileSystemNow, judgeTempWriter, tempWriterOf, type Liveness, type TempWriter } from './owner.js';
 
 export interface RecoveryReport {
   /** Temp files of writers that are gone (a crash before their rename): removed. */
@@ -13,7 +12,11 @@ export interface RecoveryReport {
   archived: string[];
 }
 
-/** Temp files older than this are removed even if a process with their pid exists (pids are reused). */
+/**
+ * Temp files older than this are removed even if a process with their pid exists (pids are reused), or
+ * when their writer cannot be seen from here (another host, boot or PID namespace): a write takes
+ * milliseconds, so no writer that runs keeps a temp file this long.
+ */
 export const TEMP_FILE_MAX_AGE_MS = 60 * 60 * 1000;
 
 /**
@@ -45,30 +48,47 @@ export interface TempFile {
   file: string;
   /** The pid of the process that was writing it. */
   pid: number;
+  writer: TempWriter;
+  /** Whether that writer still runs, by the one liveness rule (owner.ts). */
+  liveness: Liveness;
+  /** On the file system's clock: its mtime against a file created now. */
   ageMs: number;
 }
 
 /** Temp files of durable writes (named by tempPathFor) in every folder that gets them. */
 export async function findTempFiles(layout: Layout): Promise<TempFile[]> {
   const found: TempFile[] = [];
+  const now = fileSystemNowOr(layout.locksDir);
   const workFolders = (await readdir(layout.workDir).catch(() => [] as string[])).map((name) => path.join(layout.workDir, name));
   // tasks/ itself holds the temp files of the index cache and of journal rotations.
   const tasksDir = path.dirname(layout.activeDir);
   for (const dir of [layout.activeDir, layout.archiveDir, layout.locksDir, layout.rolesDir, layout.templatesDir, tasksDir, ...workFolders]) {
     for (const name of await readdir(dir).catch(() => [] as string[])) {
-      const pid = tempFileOwnerPid(name);
-      if (pid === null) continue;
+      const writer = tempWriterOf(name);
+      if (writer === null) continue;
       const file = path.join(dir, name);
       const info = await stat(file).catch(() => null);
-      if (info) found.push({ file, pid, ageMs: Date.now() - info.mtimeMs });
+      if (info) found.push({ file, pid: writer.pid, writer, liveness: judgeTempWriter(writer), ageMs: now - info.mtimeMs });
     }
   }
   return found;
 }
 
-/** A temp file is left over when its writer is gone, or it is older than any write takes (pids are reused). */
+/**
+ * A temp file is left over when its writer is gone, or it is older than any write takes (pids are
+ * reused; a writer in another namespace cannot be asked).
+ */
 export function isLeftover(temp: TempFile): boolean {
-  return temp.pid !== process.pid && (!isPidAlive(temp.pid) || temp.ageMs > TEMP_FILE_MAX_AGE_MS);
+  return temp.liveness === 'dead' || temp.ageMs > TEMP_FILE_MAX_AGE_MS;
+}
+
+/** The file system's clock; this process's own where nothing can be created (a read-only folder, for doctor). */
+function fileSystemNowOr(dir: string): number {
+  try {
+    return fileSystemNow(dir);
+  } catch {
+    return Date.now();
+  }
 }
 
 export async function sweepTempFiles(layout: Layout): Promise<string[]> {

@@ -1,5 +1,6 @@
 /** Shared by the process tests: temp projects, worker processes that are always reaped, folder listings. */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -38,9 +39,11 @@ const live = new Set<Worker>();
  * Starts test/process/workers/<name>.ts under tsx, or its bundle made by bundleWorker (much quicker to
  * start). Every worker is tracked so killAll() can reap it.
  */
-export function startWorker(name: string, args: string[], options: { env?: NodeJS.ProcessEnv; bundle?: string | null } = {}): Worker {
+export function startWorker(name: string, args: string[], options: { env?: NodeJS.ProcessEnv; bundle?: string | null; wrap?: string[] } = {}): Worker {
   const entry = options.bundle ? [options.bundle] : ['--import', 'tsx', path.join(WORKERS, `${name}.ts`)];
-  const child = spawn(process.execPath, [...entry, ...args], {
+  // `wrap` runs the worker under another command (unshare, faketime) that ends by running node.
+  const [command, ...prefix] = [...(options.wrap ?? []), process.execPath];
+  const child = spawn(command!, [...prefix, ...entry, ...args], {
     cwd: ROOT,
     env: { ...process.env, ...options.env },
     stdio: ['pipe', 'pipe', 'pipe'],
@@ -124,6 +127,25 @@ export async function bundleWorker(name: string, outDir: string): Promise<string
     banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
   });
   return outfile;
+}
+
+/**
+ * A worker in a new PID namespace of its own (it is pid 1 there, with its own /proc), as in a container.
+ * unshare forks it and waits; --kill-child takes it down when unshare is killed.
+ */
+export const IN_NEW_PID_NAMESPACE = ['unshare', '--pid', '--fork', '--mount-proc', '--kill-child'];
+
+/** Why namespace tests cannot run here, or null: they need unshare and the right to use it (root). */
+export function namespacesUnavailable(): string | null {
+  const probe = spawnSync('unshare', ['--pid', '--fork', '--mount-proc', 'true'], { stdio: 'ignore' });
+  return probe.status === 0 ? null : 'unshare --pid --fork --mount-proc does not work here (util-linux missing or not root)';
+}
+
+/** The host pid of the process a wrapper (unshare --fork) started: the one to SIGSTOP. */
+export function childPidOf(pid: number): number {
+  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  if (children.length !== 1) throw new Error(`expected one child of ${pid}, found [${children.join(', ')}]`);
+  return children[0]!;
 }
 
 /** Kills and reaps every worker still running (for finally blocks). */

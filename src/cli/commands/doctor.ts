@@ -1,4 +1,3 @@
-import os from 'node:os';
 import type { Settings } from '../../config.js';
 import { diagnose, type Finding } from '../../storage/doctor.js';
 import { repair, type FixOutcome } from '../../storage/doctor-fix.js';
@@ -27,7 +26,7 @@ export async function doctor(options: DoctorOptions): Promise<number> {
 
 /** Judges and clears locks with the servers' own rules; a short timeout so a lock taken again is left alone. */
 function lockManager(settings: Settings, layout: Layout): LockManager {
-  return new LockManager(layout.locksDir, defaultLockOptions({ timeoutMs: 1_000, staleMs: settings.lockStaleMs, host: os.hostname() }));
+  return new LockManager(layout.locksDir, defaultLockOptions({ timeoutMs: 1_000, staleMs: settings.lockStaleMs }));
 }
 
 function hasProblems(findings: Finding[]): boolean {

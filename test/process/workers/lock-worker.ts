@@ -9,16 +9,22 @@
  *   race <locksDir> <name> <staleMs> <rounds> <logFile>
  *       prints "ready", waits for "go", then <rounds> times: under the lock, appends "enter <pid>",
  *       sleeps, appends "exit <pid>" to logFile (O_APPEND). Prints "takeover <reason>" per takeover.
+ *   restart <locksDir> <name> <staleMs> <timeoutMs>
+ *       prints "ns <pid namespace>", waits for "verdict go" (or "verdict quit": exits), then takes the lock
+ *       like wait.
+ * Every mode first prints "ns <pid namespace> <Date.now()>" (the clock shows faketime at work).
  */
 import { appendFile, readFile } from 'node:fs/promises';
 import { OrchestratorError } from '../../../src/domain/errors.js';
 import { defaultLockOptions, LockManager, parseOwner } from '../../../src/storage/lock.js';
+import { selfIdentity } from '../../../src/storage/owner.js';
 import { commandFromParent, say } from './worker-io.js';
 
 const [mode, locksDir, name, ...rest] = process.argv.slice(2);
 if (!mode || !locksDir || !name) throw new Error('usage: lock-worker hold|wait|race <locksDir> <name> ...');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const numbers = rest.map(Number);
+say(`ns ${selfIdentity().pidns} ${Date.now()}`);
 
 if (mode === 'hold') {
   const [staleMs = 30_000, refreshMs = 5_000, holdMs = 0] = numbers;
@@ -44,6 +50,15 @@ if (mode === 'hold') {
   } catch (error) {
     const code = error instanceof OrchestratorError ? error.code : 'OTHER';
     say(`error ${code} ${(error as Error).message.replace(/\n/g, ' ')}`);
+  }
+} else if (mode === 'restart') {
+  const [staleMs = 30_000, timeoutMs = 10_000] = numbers;
+  if ((await commandFromParent('verdict')) !== 'go') process.exit(0);
+  const locks = new LockManager(locksDir, defaultLockOptions({ staleMs, refreshMs: 5_000, timeoutMs, onTakeover: (_n, owner, reason) => say(`takeover ${owner?.pid ?? '?'} ${reason}`) }));
+  try {
+    await locks.withLock(name, async () => say('acquired'));
+  } catch (error) {
+    say(`error ${error instanceof OrchestratorError ? error.code : 'OTHER'} ${(error as Error).message.replace(/\n/g, ' ')}`);
   }
 } else if (mode === 'race') {
   const [staleMs = 30_000, rounds = 3] = numbers;
