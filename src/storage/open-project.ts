@@ -5,6 +5,7 @@ import type { AppContext } from '../app/context.js';
 import type { Logger } from '../app/ports.js';
 import { Orchestrator } from '../app/orchestrator.js';
 import type { ActiveOwner } from '../domain/model.js';
+import { sessionAgentId } from '../domain/leases.js';
 import { isWritable, type Settings } from '../config.js';
 import { FileTaskStore } from './file-task-store.js';
 import { layoutFor, type Layout } from './layout.js';
@@ -67,6 +68,8 @@ export async function openProject(baseDir: string, settings: Settings, logger: L
     clock: { now: () => new Date() },
     owner,
     isOwnerAlive: (other) => other.host !== host || (other.pid === process.pid ? other.instance === INSTANCE : isPidAlive(other.pid)),
+    sessionAgentId: sessionAgentId(INSTANCE),
+    leaseMs: settings.leaseMs,
     baseDir: layout.base,
   };
   return { orchestrator: new Orchestrator(ctx), store, layout, close: () => store.close() };
