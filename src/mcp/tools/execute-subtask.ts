@@ -54,6 +54,6 @@ export function registerExecuteSubtask(server: McpServer, host: ProjectHost, log
 function render(r: Omit<ExecuteSubtaskResult, 'specialist_prompt'>, prompt: string): string {
   const unmet = r.forced_past_dependencies;
   const forced = unmet.length ? `Note: started with force although ${unmet.join(', ')} ${unmet.length === 1 ? 'is' : 'are'} not completed; this is recorded on the subtask.\n\n` : '';
-  const lease = `Leased to agent "${r.lease.agent_id}" until ${r.lease.expires_at}: complete it before then, or call orchestrator_execute_subtask again to renew.\n\n`;
-  return `${forced}${lease}${prompt}`;
+  // The lease travels in structured content: the text is the prompt itself, which templates may fix word for word.
+  return `${forced}${prompt}`;
 }
