@@ -22,6 +22,12 @@ export const LOCK_TIMEOUT_BOUNDS: DurationBounds = { default: 10_000, min: 100, 
  * The spec's 1 hour is the upper bound.
  */
 export const LOCK_STALE_BOUNDS: DurationBounds = { default: 30_000, min: 5_000, max: MAX_STALE_MS };
+/**
+ * A subtask lease, in seconds (the unit people think of it in). 15 min covers a specialist's step
+ * between two calls; 1 s makes expiry testable; a day at most, so an agent that vanished frees its
+ * subtask the same day.
+ */
+export const LEASE_SECONDS_BOUNDS: DurationBounds = { default: 900, min: 1, max: 86_400 };
 
 /** Settings read from the environment (documented in the README, "Configuration"). */
 export interface Settings {
@@ -37,6 +43,8 @@ export interface Settings {
   lockTimeoutMs: number;
   /** MCP_TASK_ORCHESTRATOR_LOCK_STALE_MS: a lock whose owner cannot be asked (another host or PID namespace) not refreshed for this long may be taken over. */
   lockStaleMs: number;
+  /** MCP_TASK_ORCHESTRATOR_LEASE_SECONDS: how long execute_subtask gives a subtask to one agent, in ms. */
+  leaseMs: number;
 }
 
 /** A setting with a value it cannot take: the message names the variable, the value and what is allowed. */
@@ -57,6 +65,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     logLevel: logLevelOf(env, problems),
     lockTimeoutMs: durationOf(env, 'MCP_TASK_ORCHESTRATOR_LOCK_TIMEOUT_MS', LOCK_TIMEOUT_BOUNDS, problems),
     lockStaleMs: durationOf(env, 'MCP_TASK_ORCHESTRATOR_LOCK_STALE_MS', LOCK_STALE_BOUNDS, problems),
+    leaseMs: durationOf(env, 'MCP_TASK_ORCHESTRATOR_LEASE_SECONDS', LEASE_SECONDS_BOUNDS, problems, 'seconds') * 1_000,
   };
   if (problems.length) throw new InvalidSettingError(problems.join('\n'));
   return settings;
@@ -73,12 +82,14 @@ function logLevelOf(env: NodeJS.ProcessEnv, problems: string[]): LogLevel {
   return 'info';
 }
 
-function durationOf(env: NodeJS.ProcessEnv, name: string, bounds: DurationBounds, problems: string[]): number {
+/** A whole number of `unit` within the bounds (given in that unit). */
+function durationOf(env: NodeJS.ProcessEnv, name: string, bounds: DurationBounds, problems: string[], unit: 'milliseconds' | 'seconds' = 'milliseconds'): number {
   const value = nonEmpty(env[name]);
   if (value === null) return bounds.default;
   const n = /^\d+$/.test(value) ? Number(value) : Number.NaN;
   if (n >= bounds.min && n <= bounds.max) return n;
-  problems.push(`${name} is ${quote(value)}: use a whole number of milliseconds from ${bounds.min} (${inWords(bounds.min)}) to ${bounds.max} (${inWords(bounds.max)}), or leave it unset for ${bounds.default}.`);
+  const ms = unit === 'seconds' ? 1_000 : 1;
+  problems.push(`${name} is ${quote(value)}: use a whole number of ${unit} from ${bounds.min} (${inWords(bounds.min * ms)}) to ${bounds.max} (${inWords(bounds.max * ms)}), or leave it unset for ${bounds.default}.`);
   return bounds.default;
 }
 

@@ -1,6 +1,7 @@
 import type { ActiveOwner, ParentTask, Subtask } from '../domain/model.js';
 import { OrchestratorError, unwrap } from '../domain/errors.js';
 import { checkTaskId } from '../domain/ids.js';
+import { checkAgentId } from '../domain/leases.js';
 import type { Clock, Logger, RoleCatalog, TaskStore } from './ports.js';
 
 /** Everything the use cases need, passed in: no use case touches the file system or the clock directly. */
@@ -13,11 +14,20 @@ export interface AppContext {
   owner: ActiveOwner;
   /** Whether the process that marked a subtask active is still running. */
   isOwnerAlive(owner: ActiveOwner): boolean;
+  /** The agent of calls that name none: this MCP session (one per server process). */
+  sessionAgentId: string;
+  /** How long execute_subtask gives a subtask to its agent (MCP_TASK_ORCHESTRATOR_LEASE_SECONDS). */
+  leaseMs: number;
   /** The project folder, shown to the assistant. */
   baseDir: string;
 }
 
 export const nowIso = (ctx: AppContext) => ctx.clock.now().toISOString();
+
+/** The agent a call acts for: the agent_id it names, else this session. */
+export function agentOf(ctx: AppContext, rawAgentId: unknown): string {
+  return unwrap(checkAgentId(rawAgentId)) ?? ctx.sessionAgentId;
+}
 
 /** Finds the parent of a subtask id; `parentTaskId` settles ids that Python-era files reused. */
 export async function locateSubtask(ctx: AppContext, rawTaskId: unknown, rawParentId?: unknown): Promise<{ parentTaskId: string; taskId: string }> {

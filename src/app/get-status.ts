@@ -1,6 +1,7 @@
 import { OrchestratorError, unwrap } from '../domain/errors.js';
 import { checkTaskId } from '../domain/ids.js';
 import { isInterrupted, statusCounts } from '../domain/lifecycle.js';
+import { leaseExpired } from '../domain/leases.js';
 import { SUBTASK_STATUSES, type StatusCounts, type SubtaskStatus } from '../domain/model.js';
 import type { AppContext } from './context.js';
 import { decodeCursor, encodeCursor } from './paging.js';
@@ -22,6 +23,8 @@ export interface StatusRow {
   status: SubtaskStatus;
   specialist_type: string;
   interrupted: boolean;
+  /** Who holds an active subtask and until when (expired: anyone may take it over); null otherwise. */
+  lease: { agent_id: string; expires_at: string; expired: boolean } | null;
 }
 
 export interface GetStatusResult {
@@ -56,10 +59,12 @@ export async function getStatus(ctx: AppContext, request: GetStatusRequest): Pro
   }
   const stats = parentFilter ? tally(selected) : await ctx.store.statistics({ includeArchived });
   const isOwnerAlive = remembered(ctx);
-  const interrupted = (s: ParentSummary['subtasks'][number]) => isInterrupted(s, isOwnerAlive);
+  const now = ctx.clock.now();
+  const interrupted = (s: ParentSummary['subtasks'][number]) => isInterrupted(s, isOwnerAlive, now);
   const total = SUBTASK_STATUSES.reduce((sum, status) => sum + stats.counts[status], 0);
   const matching = request.status ? stats.counts[request.status] : total;
-  const rows = pageOf(selected, request.status, offset, limit, interrupted);
+  const row = (p: ParentSummary, s: ParentSummary['subtasks'][number]) => toRow(p, s, interrupted(s), now);
+  const rows = pageOf(selected, request.status, offset, limit, row);
   const tasks = rows.slice(0, countThatFits(rows)); // a page is cut short rather than outgrow the reply
   const problems = ctx.store.problems();
   return {
@@ -68,20 +73,20 @@ export async function getStatus(ctx: AppContext, request: GetStatusRequest): Pro
     tasks,
     total_matching: matching,
     next_cursor: offset + tasks.length < matching ? encodeCursor(offset + tasks.length) : null,
-    interrupted_subtasks: stats.withActiveSubtasks.flatMap((p) => p.subtasks.filter(interrupted).map((s) => toRow(p, s, true))).slice(0, MAX_INTERRUPTED_LISTED),
+    interrupted_subtasks: stats.withActiveSubtasks.flatMap((p) => p.subtasks.filter(interrupted).map((s) => row(p, s))).slice(0, MAX_INTERRUPTED_LISTED),
     storage_problems: problems.slice(0, PROBLEMS_LISTED),
     storage_problem_count: problems.length,
   };
 }
 
 /** Rows offset to offset + limit of the subtasks (with that status), walking parents from the front. */
-function pageOf(parents: readonly ParentSummary[], status: SubtaskStatus | undefined, offset: number, limit: number, isInterrupted: (s: ParentSummary['subtasks'][number]) => boolean): StatusRow[] {
+function pageOf(parents: readonly ParentSummary[], status: SubtaskStatus | undefined, offset: number, limit: number, toRow: (p: ParentSummary, s: ParentSummary['subtasks'][number]) => StatusRow): StatusRow[] {
   const rows: StatusRow[] = [];
   let seen = 0;
   for (const parent of parents) {
     for (const subtask of parent.subtasks) {
       if (status && subtask.status !== status) continue;
-      if (seen++ >= offset) rows.push(toRow(parent, subtask, isInterrupted(subtask)));
+      if (seen++ >= offset) rows.push(toRow(parent, subtask));
       if (rows.length === limit) return rows;
     }
   }
@@ -111,8 +116,9 @@ function remembered({ isOwnerAlive, owner: self }: AppContext): AppContext['isOw
   };
 }
 
-function toRow(parent: ParentSummary, subtask: ParentSummary['subtasks'][number], interrupted: boolean): StatusRow {
-  return { task_id: subtask.task_id, parent_task_id: parent.parent_task_id, title: subtask.title, status: subtask.status, specialist_type: subtask.specialist_type, interrupted };
+function toRow(parent: ParentSummary, subtask: ParentSummary['subtasks'][number], interrupted: boolean, now: Date): StatusRow {
+  const lease = subtask.status === 'active' && subtask.lease ? { ...subtask.lease, expired: leaseExpired(subtask.lease, now) } : null;
+  return { task_id: subtask.task_id, parent_task_id: parent.parent_task_id, title: subtask.title, status: subtask.status, specialist_type: subtask.specialist_type, interrupted, lease };
 }
 
 

@@ -1,4 +1,5 @@
 import { interruptedSubtasks, nextRecommended, progressOf, statusCounts } from '../domain/lifecycle.js';
+import { leaseExpired } from '../domain/leases.js';
 import type { ParentTask, Progress, StatusCounts } from '../domain/model.js';
 import { roleSummary } from '../domain/roles.js';
 import { brief, type AppContext } from './context.js';
@@ -12,8 +13,9 @@ export interface ActiveTaskView {
   description: string;
   progress: Progress;
   status_counts: StatusCounts;
-  subtasks: { task_id: string; title: string; status: string; specialist_type: string }[];
-  interrupted_subtasks: { task_id: string; title: string; specialist_type: string; started_at: string | null }[];
+  /** lease: who works on an active subtask and until when (expired: anyone may take it over). */
+  subtasks: { task_id: string; title: string; status: string; specialist_type: string; lease?: { agent_id: string; expires_at: string; expired: boolean } }[];
+  interrupted_subtasks: { task_id: string; title: string; specialist_type: string; started_at: string | null; lease: { agent_id: string; expires_at: string } | null }[];
   next_recommended_task: { task_id: string; title: string; specialist_type: string } | null;
   updated_at: string;
 }
@@ -85,6 +87,7 @@ export async function initializeSession(ctx: AppContext, request: { cursor?: str
 }
 
 function viewOf(ctx: AppContext, parent: ParentTask, listedTitle: string): ActiveTaskView {
+  const now = ctx.clock.now();
   const next = nextRecommended(parent);
   return {
     parent_task_id: parent.parent_task_id,
@@ -92,8 +95,8 @@ function viewOf(ctx: AppContext, parent: ParentTask, listedTitle: string): Activ
     description: parent.description,
     progress: progressOf(parent),
     status_counts: statusCounts(parent.subtasks),
-    subtasks: parent.subtasks.map((s) => ({ task_id: s.task_id, title: s.title, status: s.status, specialist_type: s.specialist_type })),
-    interrupted_subtasks: interruptedSubtasks(parent, (o) => ctx.isOwnerAlive(o)).map((s) => ({ task_id: s.task_id, title: s.title, specialist_type: s.specialist_type, started_at: s.started_at ?? null })),
+    subtasks: parent.subtasks.map((s) => ({ task_id: s.task_id, title: s.title, status: s.status, specialist_type: s.specialist_type, ...(s.status === 'active' && s.lease ? { lease: { ...s.lease, expired: leaseExpired(s.lease, now) } } : {}) })),
+    interrupted_subtasks: interruptedSubtasks(parent, (o) => ctx.isOwnerAlive(o), now).map((s) => ({ task_id: s.task_id, title: s.title, specialist_type: s.specialist_type, started_at: s.started_at ?? null, lease: s.lease ?? null })),
     next_recommended_task: brief(next),
     updated_at: parent.updated_at ?? parent.created_at,
   };

@@ -14,7 +14,7 @@ export class Orchestrator {
   initializeSession(request: { cursor?: string } = {}) {
     return initializeSession(this.ctx, request);
   }
-  planTask(request: PlanRequest) {
+  planTask(request: PlanRequest & { idempotency_key?: unknown }) {
     return planTask(this.ctx, request);
   }
   executeSubtask(request: ExecuteSubtaskRequest) {

@@ -1,4 +1,4 @@
-import type { ActiveOwner, ParentTask, StatusCounts, SubtaskStatus } from '../domain/model.js';
+import type { ActiveOwner, Lease, ParentTask, StatusCounts, SubtaskStatus } from '../domain/model.js';
 import type { ResolvedRole, Role } from '../domain/roles.js';
 
 /** A stored parent as listings see it: enough to count, filter and page without reading its file. */
@@ -11,7 +11,7 @@ export interface ParentSummary {
   status: 'active' | 'completed';
   created_at: string;
   updated_at: string;
-  subtasks: { task_id: string; title: string; status: SubtaskStatus; specialist_type: string; active_owner: ActiveOwner | null }[];
+  subtasks: { task_id: string; title: string; status: SubtaskStatus; specialist_type: string; active_owner: ActiveOwner | null; lease: Lease | null }[];
 }
 
 /** Aggregates the index keeps up to date, so status queries need not visit every subtask. */
@@ -33,12 +33,30 @@ export interface StoreProblem {
   action: string;
 }
 
+/** What a plan_task idempotency key stands for, shared by every process (README, "Idempotency keys"). */
+export interface PlanKeyRecord {
+  /** sha256 of the call's arguments: the same key with other arguments is a conflict. */
+  args_sha256: string;
+  /** The parent the call creates (or created): chosen before it exists, so a crash in between is finished by the retry. */
+  parent_task_id: string;
+  at: string;
+}
+
 /** The storage port. The file store implements it; every change happens under the parent's lock. */
 export interface TaskStore {
   /** The folder cannot be written: reads work, every change is refused with STORAGE_ERROR. */
   readonly readOnly: boolean;
   /** Stores a new parent, calling `build` with a fresh id that is unique in the store. */
   create(build: (parentTaskId: string) => ParentTask): Promise<ParentTask>;
+  /** A parent id that no stored parent uses. */
+  newParentId(): Promise<string>;
+  /**
+   * The record of a plan_task idempotency key (by its sha256): the one stored, else `proposed`, stored
+   * durably now. One record per key across processes, never replaced; records older than a day are swept.
+   */
+  reservePlanKey(keySha256: string, proposed: PlanKeyRecord): Promise<PlanKeyRecord>;
+  /** Stores a new parent under the id it carries, unless one with that id exists: then that one, unchanged. */
+  createWithId(parent: ParentTask): Promise<{ parent: ParentTask; created: boolean }>;
   /** Reads the current version of a parent from disk (active or archived). */
   read(parentTaskId: string): Promise<ParentTask>;
   /**

@@ -30,7 +30,7 @@ export async function showTask(ctx: AppContext, rawId: unknown): Promise<ParentD
     const holder = await ctx.store.read(parentId);
     const subtask = holder.subtasks.find((s) => s.task_id === id);
     if (!subtask) continue;
-    const interrupted = isInterrupted(subtask, ctx.isOwnerAlive);
+    const interrupted = isInterrupted(subtask, ctx.isOwnerAlive, ctx.clock.now());
     matches.push({ parent_task_id: parentId, parent_title: holder.title ?? holder.description, location: await locationOf(ctx, parentId), interrupted, subtask });
   }
   if (matches.length === 0) throw new OrchestratorError('TASK_NOT_FOUND', `No task or subtask ${id} in ${ctx.baseDir}. "task-orchestrator status --all" lists the ids.`, { id });
@@ -43,7 +43,7 @@ function parentDetail(ctx: AppContext, parent: ParentTask, location: 'active' | 
     location,
     progress: progressOf(parent),
     status_counts: statusCounts(parent.subtasks),
-    interrupted_subtask_ids: interruptedSubtasks(parent, (o) => ctx.isOwnerAlive(o)).map((s) => s.task_id),
+    interrupted_subtask_ids: interruptedSubtasks(parent, (o) => ctx.isOwnerAlive(o), ctx.clock.now()).map((s) => s.task_id),
     parent,
   };
 }

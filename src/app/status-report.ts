@@ -51,7 +51,7 @@ export async function statusReport(ctx: AppContext, options: { includeArchived: 
 async function parentView(ctx: AppContext, summary: ParentSummary): Promise<ParentStatusView> {
   const counts = statusCounts(summary.subtasks);
   const mention = (s: ParentSummary['subtasks'][number]): SubtaskMention => ({ task_id: s.task_id, title: s.title, specialist_type: s.specialist_type });
-  const interrupted = summary.subtasks.filter((s) => isInterrupted(s, ctx.isOwnerAlive));
+  const interrupted = summary.subtasks.filter((s) => isInterrupted(s, ctx.isOwnerAlive, ctx.clock.now()));
   const reasons = counts.blocked + counts.failed > 0 ? await reasonsOf(ctx, summary.parent_task_id) : new Map<string, string | null>();
   const withReason = (status: 'blocked' | 'failed') => summary.subtasks.filter((s) => s.status === status).map((s) => ({ ...mention(s), reason: reasons.get(s.task_id) ?? null }));
   return {

@@ -20,7 +20,10 @@ export type ErrorCode =
   | 'STORE_CORRUPT'
   | 'UNSUPPORTED_VERSION'
   | 'STORAGE_ERROR'
-  | 'NO_PROJECT_FOLDER';
+  | 'NO_PROJECT_FOLDER'
+  | 'SUBTASK_CLAIMED'
+  | 'LEASE_LOST'
+  | 'IDEMPOTENCY_CONFLICT';
 
 export class OrchestratorError extends Error {
   override readonly name = 'OrchestratorError';

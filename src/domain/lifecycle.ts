@@ -3,6 +3,7 @@ import { SUBTASK_STATUSES } from './model.js';
 import { fail, ok, type Check } from './errors.js';
 import { topologicalOrder } from './plan.js';
 import { truncate } from './ids.js';
+import { leaseExpired } from './leases.js';
 
 export function findSubtask(parent: ParentTask, taskId: string): Subtask | undefined {
   return parent.subtasks.find((s) => s.task_id === taskId);
@@ -134,6 +135,7 @@ function applyCompletion(subtask: Subtask, c: Completion): Subtask {
     ...subtask,
     artifacts,
     active_owner: null,
+    lease: null,
     artifact_type: c.artifactType ?? subtask.artifact_type ?? null,
     detailed_work_file: c.detailedWorkFile ?? subtask.detailed_work_file ?? null,
     detailed_work_digest: c.detailedWorkDigest,
@@ -230,13 +232,18 @@ export function nextRecommended(parent: ParentTask, justCompletedId?: string): S
   return unblocked ?? ready[0] ?? null;
 }
 
-/** A subtask left active by a process that is gone (or by a server that never recorded its owner). */
-export function isInterrupted(subtask: Pick<Subtask, 'status' | 'active_owner'>, isOwnerAlive: (owner: ActiveOwner) => boolean): boolean {
-  return subtask.status === 'active' && (!subtask.active_owner || !isOwnerAlive(subtask.active_owner));
+/**
+ * A subtask left active by a process that is gone (or by a server that never recorded its owner), or
+ * whose lease has expired (when `now` is given): anyone may take it over.
+ */
+export function isInterrupted(subtask: Pick<Subtask, 'status' | 'active_owner' | 'lease'>, isOwnerAlive: (owner: ActiveOwner) => boolean, now?: Date | string): boolean {
+  if (subtask.status !== 'active') return false;
+  if (!subtask.active_owner || !isOwnerAlive(subtask.active_owner)) return true;
+  return now !== undefined && !!subtask.lease && leaseExpired(subtask.lease, now);
 }
 
-export function interruptedSubtasks(parent: ParentTask, isOwnerAlive: (owner: ActiveOwner) => boolean): Subtask[] {
-  return parent.subtasks.filter((s) => isInterrupted(s, isOwnerAlive));
+export function interruptedSubtasks(parent: ParentTask, isOwnerAlive: (owner: ActiveOwner) => boolean, now?: Date | string): Subtask[] {
+  return parent.subtasks.filter((s) => isInterrupted(s, isOwnerAlive, now));
 }
 
 function subtaskNotFound(parent: ParentTask, taskId: string): Check<never> {

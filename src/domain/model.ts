@@ -32,6 +32,42 @@ export interface ActiveOwner {
   boot?: string | null;
 }
 
+/** An agent's claim on an active subtask: others are refused until it expires (README, "Leases"). */
+export interface Lease {
+  agent_id: string;
+  /** ISO time. */
+  expires_at: string;
+}
+
+/** A lease that ended without its holder completing: the holder's later complete_subtask gets LEASE_LOST. */
+export interface LostLease {
+  agent_id: string;
+  expires_at: string;
+  /** When another agent took the subtask over, or the lease was released. */
+  lost_at: string;
+}
+
+/** What a holder sent after losing its lease: not applied, kept so that nothing is lost. */
+export interface LostResults {
+  agent_id: string;
+  at: string;
+  next_action: NextAction;
+  results: string;
+  detailed_work_file: string | null;
+  artifacts: string[];
+}
+
+/** The first reply to a complete_subtask call with an idempotency_key, replayed to retries of that call. */
+export interface IdempotencyRecord {
+  /** sha256 of the key (any text the client chose). */
+  key_sha256: string;
+  /** sha256 of the call's arguments, key excluded: the same key with other arguments is a conflict. */
+  args_sha256: string;
+  at: string;
+  task_id: string;
+  reply: Record<string, unknown>;
+}
+
 export interface Subtask {
   /** v1: id unique in the store; what the assistant passes to execute/complete. */
   task_id: string;
@@ -77,6 +113,12 @@ export interface Subtask {
   forced_past_dependencies?: string[];
   /** Last change of this subtask. */
   updated_at?: string;
+  /** The agent working on it while active (null or absent otherwise). */
+  lease?: Lease | null;
+  /** Agents whose lease ended without their completion, newest last (bounded). */
+  lost_leases?: LostLease[];
+  /** Results those agents sent anyway, oldest first. */
+  lost_results?: LostResults[];
 }
 
 export interface ParentTask {
@@ -104,6 +146,10 @@ export interface ParentTask {
   updated_at?: string;
   /** Incremented on every write; lets readers and tests detect lost updates. */
   revision?: number;
+  /** sha256 of the idempotency_key of the plan_task call that created it. */
+  plan_key_sha256?: string;
+  /** Replies to recent complete_subtask calls with an idempotency_key (pruned by age and count). */
+  idempotency?: IdempotencyRecord[];
 }
 
 export interface Progress {

@@ -80,6 +80,10 @@ function readParent(json: unknown): ParentTask {
   optionalText(json, 'completed_at', true);
   if (json.status !== undefined) oneOf(json, 'status', ['active', 'completed'] as const, 'active');
   if (json.revision !== undefined && !(Number.isInteger(json.revision) && (json.revision as number) >= 0)) throw new ShapeError('revision: expected a whole number');
+  const replies = json.idempotency;
+  if (replies !== undefined && !(Array.isArray(replies) && replies.every((r) => isObject(r) && typeof r.key_sha256 === 'string' && typeof r.args_sha256 === 'string' && typeof r.at === 'string' && isObject(r.reply)))) {
+    throw new ShapeError('idempotency: expected a list of {key_sha256, args_sha256, at, task_id, reply}');
+  }
   if (!parent.title) parent.title = titleFrom(parent.description);
   return parent;
 }
@@ -110,6 +114,14 @@ function readSubtask(value: unknown, where: string): Subtask {
   const owner = value.active_owner;
   if (owner !== undefined && owner !== null && !(isObject(owner) && typeof owner.pid === 'number' && typeof owner.host === 'string' && typeof owner.instance === 'string')) {
     throw new ShapeError(`${at('active_owner')}: expected {pid, host, instance} or null`);
+  }
+  const lease = value.lease;
+  if (lease !== undefined && lease !== null && !(isObject(lease) && typeof lease.agent_id === 'string' && typeof lease.expires_at === 'string')) {
+    throw new ShapeError(`${at('lease')}: expected {agent_id, expires_at} or null`);
+  }
+  for (const key of ['lost_leases', 'lost_results']) {
+    const list = value[key];
+    if (list !== undefined && !(Array.isArray(list) && list.every((e) => isObject(e) && typeof e.agent_id === 'string'))) throw new ShapeError(`${at(key)}: expected a list of {agent_id, ...}`);
   }
   return subtask;
 }

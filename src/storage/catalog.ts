@@ -3,7 +3,7 @@ import { lstat, open } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger, ParentSummary, StoreProblem, StoreStatistics } from '../app/ports.js';
 import { isParentComplete, statusCounts } from '../domain/lifecycle.js';
-import { SUBTASK_STATUSES, type ActiveOwner, type ParentTask, type StatusCounts, type SubtaskStatus } from '../domain/model.js';
+import { SUBTASK_STATUSES, type ActiveOwner, type Lease, type ParentTask, type StatusCounts, type SubtaskStatus } from '../domain/model.js';
 import { isValidTaskId, truncate } from '../domain/ids.js';
 import { parseTaskFile } from '../domain/task-file.js';
 import { isCode, NotRegularFileError, openRegularFileSync, READ_FLAGS, readOpenFile, readRegularFileSync, tempPathFor } from './durable-fs.js';
@@ -473,10 +473,10 @@ const JOURNAL_READ_LIMIT = 4 * 1024 * 1024;
 
 const SCAN_BATCH = 256;
 const BACKGROUND_VERIFY_DELAY_MS = 300;
-const INDEX_CACHE_FORMAT = 2;
+const INDEX_CACHE_FORMAT = 3;
 
 /** Rows rather than objects: a third of the size, so a start with 10,000 tasks reads and parses it quickly. */
-type CachedSubtask = [task_id: string, title: string, status: SubtaskStatus, specialist_type: string, owner: ActiveOwner | 0];
+type CachedSubtask = [task_id: string, title: string, status: SubtaskStatus, specialist_type: string, owner: ActiveOwner | 0, lease: Lease | 0];
 type CachedEntry = [statKey: string, id: string, title: string, description: string, status: ParentSummary['status'], created_at: string, updated_at: string, subtasks: CachedSubtask[]];
 
 interface IndexCache {
@@ -489,7 +489,7 @@ interface IndexCache {
 type CachedProblem = StoreProblem & { statKey: string };
 
 function encodeEntry({ statKey, summary: s }: Entry): CachedEntry {
-  return [statKey, s.parent_task_id, s.title, s.description, s.status, s.created_at, s.updated_at, s.subtasks.map((t) => [t.task_id, t.title, t.status, t.specialist_type, t.active_owner ?? 0])];
+  return [statKey, s.parent_task_id, s.title, s.description, s.status, s.created_at, s.updated_at, s.subtasks.map((t) => [t.task_id, t.title, t.status, t.specialist_type, t.active_owner ?? 0, t.lease ?? 0])];
 }
 
 /** The cache's content if every part of it has the expected shape, else null. */
@@ -531,11 +531,12 @@ function decodeEntry(row: unknown): Entry | null {
 }
 
 function decodeSubtask(row: unknown): ParentSummary['subtasks'][number] | null {
-  if (!Array.isArray(row) || row.length !== 5) return null;
-  const [task_id, title, status, specialist_type, owner] = row as unknown[];
+  if (!Array.isArray(row) || row.length !== 6) return null;
+  const [task_id, title, status, specialist_type, owner, lease] = row as unknown[];
   if (!allText(task_id, title, specialist_type) || !(SUBTASK_STATUSES as readonly unknown[]).includes(status)) return null;
   if (owner !== 0 && !isOwner(owner)) return null;
-  return { task_id: task_id as string, title: title as string, status: canonical(status as SubtaskStatus), specialist_type: intern(specialist_type as string), active_owner: owner === 0 ? null : owner };
+  if (lease !== 0 && !(isObject(lease) && allText(lease.agent_id, lease.expires_at))) return null;
+  return { task_id: task_id as string, title: title as string, status: canonical(status as SubtaskStatus), specialist_type: intern(specialist_type as string), active_owner: owner === 0 ? null : owner, lease: lease === 0 ? null : (lease as unknown as Lease) };
 }
 
 function isOwner(value: unknown): value is ActiveOwner {
@@ -641,6 +642,6 @@ export function summarize(parent: ParentTask, location: Location): ParentSummary
     status: isParentComplete(parent) ? 'completed' : 'active',
     created_at: parent.created_at,
     updated_at: parent.updated_at ?? parent.created_at,
-    subtasks: parent.subtasks.map((s) => ({ task_id: s.task_id, title: s.title, status: canonical(s.status), specialist_type: intern(s.specialist_type), active_owner: s.active_owner ?? null })),
+    subtasks: parent.subtasks.map((s) => ({ task_id: s.task_id, title: s.title, status: canonical(s.status), specialist_type: intern(s.specialist_type), active_owner: s.active_owner ?? null, lease: s.status === 'active' ? (s.lease ?? null) : null })),
   };
 }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, fstatSync, renameSync, statSync, writeFileSync, writeSync, type Stats } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import type { Logger, ParentSummary, StoreProblem, StoreStatistics, TaskStore } from '../app/ports.js';
+import type { Logger, ParentSummary, PlanKeyRecord, StoreProblem, StoreStatistics, TaskStore } from '../app/ports.js';
 import { OrchestratorError } from '../domain/errors.js';
 import { isValidTaskId, newParentTaskId } from '../domain/ids.js';
 import { isParentComplete } from '../domain/lifecycle.js';
@@ -12,6 +12,7 @@ import { Catalog, parentNamedBy, problemWith } from './catalog.js';
 import { createFileExclusive, isCode, LinkRefusedError, moveFileDurable, moveFileNoReplace, nodeFs, NotRegularFileError, openAppendNoFollow, readRegularFileWithStatSync, tempPathFor, writeFileDurable, type DurableFs } from './durable-fs.js';
 import { ensureLayout, relativeToRoot, taskFileName, type Layout } from './layout.js';
 import { LockManager, type HeldLock } from './lock.js';
+import { PlanKeys } from './plan-keys.js';
 import { archiveCompletedParents, recover, type RecoveryReport } from './recovery.js';
 import { storageError } from './storage-error.js';
 
@@ -36,6 +37,7 @@ const JOURNAL_ROTATE_BYTES = 1024 * 1024;
 /** The embedded default store: one JSON file per parent under .task_orchestrator/tasks/. */
 export class FileTaskStore implements TaskStore {
   readonly catalog: Catalog;
+  private readonly planKeys: PlanKeys;
   private readonly fs: DurableFs;
   private readonly randomHex: (chars: number) => string;
   lastRecovery: RecoveryReport | null = null;
@@ -44,6 +46,7 @@ export class FileTaskStore implements TaskStore {
     this.fs = options.fs ?? nodeFs;
     this.randomHex = options.randomHex ?? ((chars) => randomBytes(Math.ceil(chars / 2)).toString('hex').slice(0, chars));
     this.catalog = new Catalog(options.layout, options.logger, options.rescanIntervalMs ?? 30_000);
+    this.planKeys = new PlanKeys(options.layout.idempotencyDir, options.logger, this.fs);
   }
 
   /** Creates the layout if needed, indexes the active tasks and runs recovery (idempotent, safe beside other processes). */
@@ -93,6 +96,37 @@ export class FileTaskStore implements TaskStore {
       await this.afterWrite(parent, 'active');
       return parent;
     }
+  }
+
+  async newParentId(): Promise<string> {
+    for (;;) {
+      const id = newParentTaskId(this.randomHex);
+      if (!(await exists(this.activePath(id))) && !(await exists(this.archivePath(id)))) return id;
+    }
+  }
+
+  async reservePlanKey(keySha256: string, proposed: PlanKeyRecord): Promise<PlanKeyRecord> {
+    this.refuseIfReadOnly();
+    return this.planKeys.reserve(keySha256, proposed);
+  }
+
+  async createWithId(parent: ParentTask): Promise<{ parent: ParentTask; created: boolean }> {
+    this.refuseIfReadOnly();
+    const id = parent.parent_task_id;
+    if (!(await exists(this.archivePath(id)))) {
+      let created = true;
+      try {
+        await createFileExclusive(this.activePath(id), serializeTaskFile(parent), { durable: true }, this.fs);
+      } catch (error) {
+        if (!isCode(error, 'EEXIST')) throw storageError(error, `create task file ${this.activePath(id)}`);
+        created = false; // a retry racing this one created it a moment ago
+      }
+      if (created) {
+        await this.afterWrite(parent, 'active');
+        return { parent, created };
+      }
+    }
+    return { parent: await this.read(id), created: false };
   }
 
   async read(parentTaskId: string): Promise<ParentTask> {

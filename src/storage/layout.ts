@@ -14,6 +14,8 @@ export interface Layout {
   locksDir: string;
   logsDir: string;
   journalFile: string;
+  /** plan_task idempotency keys, one file each (created when first needed). */
+  idempotencyDir: string;
   /** A cache of the index, so a start with thousands of tasks need not read every file first. */
   indexCacheFile: string;
 }
@@ -35,6 +37,7 @@ export function layoutFor(baseDir: string, configDir?: string): Layout {
     locksDir: path.join(root, 'locks'),
     logsDir: path.join(root, 'logs'),
     journalFile: path.join(root, 'tasks', 'journal.log'),
+    idempotencyDir: path.join(root, 'tasks', 'idempotency'),
     indexCacheFile: path.join(root, 'tasks', 'index-cache.json'),
   };
 }

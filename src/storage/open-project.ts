@@ -3,6 +3,7 @@ import type { AppContext } from '../app/context.js';
 import type { Logger } from '../app/ports.js';
 import { Orchestrator } from '../app/orchestrator.js';
 import type { ActiveOwner } from '../domain/model.js';
+import { sessionAgentId } from '../domain/leases.js';
 import { isWritable, type Settings } from '../config.js';
 import { FileTaskStore } from './file-task-store.js';
 import { layoutFor, type Layout } from './layout.js';
@@ -66,6 +67,8 @@ export async function openProject(baseDir: string, settings: Settings, logger: L
     owner,
     // An owner we cannot see (another host, boot or PID namespace) counts as alive: only a lease expiry says otherwise.
     isOwnerAlive: (other) => judgeOwner(other) !== 'dead',
+    sessionAgentId: sessionAgentId(instance),
+    leaseMs: settings.leaseMs,
     baseDir: layout.base,
   };
   return { orchestrator: new Orchestrator(ctx), store, layout, close: () => store.close() };

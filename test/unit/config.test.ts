@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { chooseProjectFolder, INSTALL_DIR, InvalidSettingError, LOCK_STALE_BOUNDS, LOCK_TIMEOUT_BOUNDS, projectDirProblem, readSettings } from '../../src/config.js';
+import { chooseProjectFolder, INSTALL_DIR, InvalidSettingError, LEASE_SECONDS_BOUNDS, LOCK_STALE_BOUNDS, LOCK_TIMEOUT_BOUNDS, projectDirProblem, readSettings } from '../../src/config.js';
 import { FileLogger } from '../../src/storage/logger.js';
 
 const LEVEL = 'MCP_TASK_ORCHESTRATOR_LOG_LEVEL';
@@ -22,7 +22,7 @@ function refusal(env: NodeJS.ProcessEnv): string {
 
 describe('readSettings', () => {
   test('defaults, and an empty or blank value counts as unset', () => {
-    const expected = { baseDirFromEnv: null, baseDirOrigin: 'MCP_TASK_ORCHESTRATOR_BASE_DIR', configDir: null, logLevel: 'info', lockTimeoutMs: 10_000, lockStaleMs: 30_000 };
+    const expected = { baseDirFromEnv: null, baseDirOrigin: 'MCP_TASK_ORCHESTRATOR_BASE_DIR', configDir: null, logLevel: 'info', lockTimeoutMs: 10_000, lockStaleMs: 30_000, leaseMs: 900_000 };
     assert.deepEqual(readSettings({}), expected);
     const blank = { MCP_TASK_ORCHESTRATOR_BASE_DIR: '', MCP_TASK_ORCHESTRATOR_CONFIG_DIR: ' ', [LEVEL]: '', [TIMEOUT]: '', [STALE]: '  ' };
     assert.deepEqual(readSettings(blank), expected);
@@ -53,6 +53,16 @@ describe('readSettings', () => {
       });
     }
   }
+
+  test('MCP_TASK_ORCHESTRATOR_LEASE_SECONDS: seconds from 1 to 86400, in milliseconds; anything else refused with the bounds', () => {
+    const name = 'MCP_TASK_ORCHESTRATOR_LEASE_SECONDS';
+    assert.equal(readSettings({ [name]: '1' }).leaseMs, 1_000);
+    assert.equal(readSettings({ [name]: ' 86400 ' }).leaseMs, 86_400_000);
+    assert.equal(LEASE_SECONDS_BOUNDS.default, 900);
+    for (const value of ['0', '86401', '1.5', '-1', '15m', 'abc']) {
+      assert.equal(refusal({ [name]: value }), `${name} is ${JSON.stringify(value)}: use a whole number of seconds from 1 (1 s) to 86400 (24 h), or leave it unset for 900.`);
+    }
+  });
 
   test('the stale bound leaves the lock heartbeat (stale/4, at least 50 ms) room: at least four beats per stale period', () => {
     assert.ok(LOCK_STALE_BOUNDS.min / 4 >= 50);

@@ -5,7 +5,7 @@ import type { CompleteSubtaskResult } from '../../app/complete-subtask.js';
 import { ARTIFACT_TYPES, NEXT_ACTIONS } from '../../domain/model.js';
 import type { ProjectHost } from '../project-host.js';
 import { runTool } from '../tool-result.js';
-import { parentTaskIdField, progressSchema, subtaskBriefSchema } from './shared-schemas.js';
+import { agentIdField, idempotencyKeyField, parentTaskIdField, progressSchema, subtaskBriefSchema } from './shared-schemas.js';
 
 export function registerCompleteSubtask(server: McpServer, host: ProjectHost, logger: Logger): void {
   server.registerTool(
@@ -17,7 +17,8 @@ export function registerCompleteSubtask(server: McpServer, host: ProjectHost, lo
         '"needs_revision" sends it back to pending with these results kept as revision notes; "blocked" marks it blocked with the results as the reason. ' +
         'A subtask never started with orchestrator_execute_subtask is refused (UNMET_DEPENDENCIES, naming them) while its dependencies are unfinished, unless force is true; the override is recorded on the subtask. ' +
         'Returns the parent\'s progress and the next recommended subtask. When the last subtask completes, the task is archived: then call orchestrator_synthesize_results. ' +
-        'Repeating the same call is harmless.',
+        'Repeating the same call is harmless; with an idempotency_key a retry returns the first reply exactly. ' +
+        'While another agent holds the subtask\'s lease the call is refused (SUBTASK_CLAIMED); an agent whose lease expired and was taken over gets LEASE_LOST, its results kept on the subtask and returned.',
       inputSchema: z.object({
         task_id: z.string().describe('The subtask id (as passed to orchestrator_execute_subtask).'),
         results: z.string().optional().describe('What was done and found. Use this, or summary (+ detailed_work).'),
@@ -29,6 +30,8 @@ export function registerCompleteSubtask(server: McpServer, host: ProjectHost, lo
         next_action: z.enum(NEXT_ACTIONS).optional().describe('continue (default) or complete: done; needs_revision: redo it; blocked: cannot proceed (say why in results).'),
         force: z.boolean().optional().describe('Record the results although the subtask was never started and its dependencies are unfinished (the override is recorded on the subtask). Default false.'),
         parent_task_id: parentTaskIdField,
+        agent_id: agentIdField,
+        idempotency_key: idempotencyKeyField,
       }),
       outputSchema: z.looseObject({
         task_id: z.string(),
@@ -49,7 +52,7 @@ export function registerCompleteSubtask(server: McpServer, host: ProjectHost, lo
 function render(r: CompleteSubtaskResult): string {
   const p = r.parent_task_progress;
   const lines = [
-    `${r.already_recorded ? 'Already recorded' : 'Recorded'}: ${r.task_id} is now ${r.status}.`,
+    `${r.replayed ? 'Already recorded (a retry of the call with this idempotency_key; its first reply follows)' : r.already_recorded ? 'Already recorded' : 'Recorded'}: ${r.task_id} is now ${r.status}.`,
     `Progress of ${p.parent_task_id}: ${p.completed_subtasks}/${p.total_subtasks} subtasks completed (${p.progress_percentage}%).`,
   ];
   if (r.forced_past_dependencies.length) lines.push(`Note: completed with force although ${r.forced_past_dependencies.join(', ')} ${r.forced_past_dependencies.length === 1 ? 'is' : 'are'} not completed; this is recorded on the subtask.`);

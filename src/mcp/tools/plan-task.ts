@@ -5,6 +5,7 @@ import type { PlanTaskResult } from '../../app/plan-task.js';
 import { COMPLEXITY_LEVELS } from '../../domain/model.js';
 import type { ProjectHost } from '../project-host.js';
 import { runTool } from '../tool-result.js';
+import { idempotencyKeyField } from './shared-schemas.js';
 
 /**
  * A plain object: its JSON Schema has no additionalProperties, which strict hosts (OpenAI strict mode,
@@ -28,13 +29,14 @@ export function registerPlanTask(server: McpServer, host: ProjectHost, logger: L
       description:
         'Store your breakdown of a complex task into subtasks, each for one specialist role, with the dependencies between them. ' +
         'A dependency names another subtask of the plan by its task_id or its title. Everything is validated before anything is stored (roles, dependency references, cycles, duplicate handles); a rejected plan stores nothing, so fix it and send it again. ' +
-        'Returns the ids to use from now on and an execution_order. Next: orchestrator_execute_subtask on the first id of execution_order. Each call creates a new task.',
+        'Returns the ids to use from now on and an execution_order. Next: orchestrator_execute_subtask on the first id of execution_order. Each call creates a new task, except a retry with the same idempotency_key, which returns the task the first call created.',
       inputSchema: z.object({
         description: z.string().describe('The overall goal, in one or two sentences.'),
         subtasks: z.array(planItem).optional().describe('The subtasks, in a sensible order. Use this or subtasks_json.'),
         subtasks_json: z.string().optional().describe('The same array as a JSON string (accepted for compatibility with the Python orchestrator). Use this or subtasks.'),
         complexity_level: z.enum(COMPLEXITY_LEVELS).optional().describe('How hard the whole task is: simple, moderate (default), complex or very_complex.'),
         context: z.string().optional().describe('Background every specialist should know: constraints, conventions, where the code lives.'),
+        idempotency_key: idempotencyKeyField,
       }),
       outputSchema: z.looseObject({
         task_created: z.literal(true),
@@ -51,7 +53,7 @@ export function registerPlanTask(server: McpServer, host: ProjectHost, logger: L
 
 function render(r: PlanTaskResult): string {
   const byId = new Map(r.subtasks.map((s) => [s.task_id, s]));
-  const lines = [`Created task ${r.parent_task_id} with ${r.subtasks.length} subtasks (${r.complexity}).`, '', 'Execution order:'];
+  const lines = [`${r.replayed ? 'Already created (a retry of the call with this idempotency_key): task' : 'Created task'} ${r.parent_task_id} with ${r.subtasks.length} subtasks (${r.complexity}).`, '', 'Execution order:'];
   r.execution_order.forEach((id, i) => {
     const s = byId.get(id)!;
     const deps = s.dependencies.length ? ` (after ${s.dependencies.join(', ')})` : '';

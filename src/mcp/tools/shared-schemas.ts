@@ -27,3 +27,15 @@ export const parentTaskIdField = z
   .string()
   .optional()
   .describe('Only needed when a subtask id exists in several tasks (possible with files from the Python orchestrator): the parent_task_id that holds it.');
+
+export const agentIdField = z
+  .string()
+  .optional()
+  .describe('Who is working on the subtask, when several agents share this project (e.g. "reviewer-2"; at most 100 characters). Default: this session. The subtask is leased to that agent: others are refused (SUBTASK_CLAIMED) until the lease expires.');
+
+export const idempotencyKeyField = z
+  .string()
+  .optional()
+  .describe('Makes a retry safe: a unique string per call (a UUID), sent again unchanged on every retry of it. A retry with the same key and arguments returns the first reply and changes nothing, from any server process; the same key with other arguments is refused (IDEMPOTENCY_CONFLICT). Keys are kept 24 h.');
+
+export const leaseSchema = z.looseObject({ agent_id: z.string(), expires_at: z.string() });
