@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { completeSubtask as applyCompletion, dependenciesSkippedByCompletion, nextRecommended, nextWorkFileNumber, progressOf, type Completion } from '../domain/lifecycle.js';
 import { LIMITS, textProblem } from '../domain/limits.js';
 import type { ArtifactType, NextAction, Progress } from '../domain/model.js';
+import { recordingHistory } from './history.js';
 import { brief, locateSubtask, nowIso, subtaskOf, type AppContext } from './context.js';
 
 export interface CompleteSubtaskRequest {
@@ -60,7 +61,7 @@ export async function completeSubtask(ctx: AppContext, request: CompleteSubtaskR
   };
   let alreadyRecorded = false;
   let forcedPast: string[] = [];
-  const parent = await ctx.store.update(parentTaskId, async (current) => {
+  const parent = await ctx.store.update(parentTaskId, recordingHistory(ctx, taskId, async (current) => {
     const next = unwrap(applyCompletion(current, taskId, completion));
     forcedPast = dependenciesSkippedByCompletion(current, subtaskOf(current, taskId), completion.nextAction).map((d) => d.task_id);
     alreadyRecorded = next === current;
@@ -68,7 +69,7 @@ export async function completeSubtask(ctx: AppContext, request: CompleteSubtaskR
     // Only a change that is valid gets its document written, so a refused call leaves nothing behind.
     const detailedWorkFile = await ctx.store.saveDocument(parentTaskId, taskId, detailed, nextWorkFileNumber(subtaskOf(current, taskId)));
     return unwrap(applyCompletion(current, taskId, { ...completion, detailedWorkFile }));
-  });
+  }));
   const nextAction = completion.nextAction;
   const subtask = subtaskOf(parent, taskId);
   const progress = progressOf(parent);

@@ -1,6 +1,7 @@
 import { findSubtask, missingDependencies, startSubtask, unmetDependencies } from '../domain/lifecycle.js';
 import { renderSpecialistPrompt } from '../domain/prompt.js';
 import { OrchestratorError, unwrap } from '../domain/errors.js';
+import { recordingHistory } from './history.js';
 import { locateSubtask, nowIso, subtaskOf, type AppContext } from './context.js';
 
 export interface ExecuteSubtaskRequest {
@@ -26,12 +27,12 @@ export interface ExecuteSubtaskResult {
 export async function executeSubtask(ctx: AppContext, request: ExecuteSubtaskRequest): Promise<ExecuteSubtaskResult> {
   const { parentTaskId, taskId } = await locateSubtask(ctx, request.task_id, request.parent_task_id);
   let forcedPast: string[] = [];
-  const parent = await ctx.store.update(parentTaskId, (current) => {
+  const parent = await ctx.store.update(parentTaskId, recordingHistory(ctx, taskId, (current) => {
     const subtask = subtaskOf(current, taskId);
     if (!ctx.roles.roles.has(subtask.specialist_type)) throw unknownRole(taskId, subtask.specialist_type);
     forcedPast = [...missingDependencies(current, subtask), ...unmetDependencies(current, subtask).map((d) => d.task_id)];
     return unwrap(startSubtask(current, taskId, { force: request.force === true, owner: ctx.owner, now: nowIso(ctx) }));
-  });
+  }));
   const subtask = subtaskOf(parent, taskId);
   const role = ctx.roles.roles.get(subtask.specialist_type)!;
   const prompt = renderSpecialistPrompt({ roleName: role.name, role, parent, subtask, template: ctx.roles.templateFor(role.name) });

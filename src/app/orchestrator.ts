@@ -2,6 +2,7 @@ import type { PlanRequest } from '../domain/plan.js';
 import { completeSubtask, type CompleteSubtaskRequest } from './complete-subtask.js';
 import type { AppContext } from './context.js';
 import { executeSubtask, type ExecuteSubtaskRequest } from './execute-subtask.js';
+import { getHistory, type GetHistoryRequest } from './get-history.js';
 import { getStatus, type GetStatusRequest } from './get-status.js';
 import { initializeSession } from './initialize-session.js';
 import { planTask } from './plan-task.js';
@@ -28,5 +29,8 @@ export class Orchestrator {
   }
   getStatus(request: GetStatusRequest) {
     return getStatus(this.ctx, request);
+  }
+  getHistory(request: GetHistoryRequest) {
+    return getHistory(this.ctx, request);
   }
 }

@@ -1,6 +1,8 @@
 import { unwrap } from '../domain/errors.js';
 import { validatePlan, type PlanRequest } from '../domain/plan.js';
+import { recordPlanned } from '../domain/history.js';
 import { nowIso, type AppContext } from './context.js';
+import { historyAgent } from './history.js';
 
 export interface PlanTaskResult {
   task_created: true;
@@ -21,7 +23,7 @@ export async function planTask(ctx: AppContext, request: PlanRequest): Promise<P
   const parent = await ctx.store.create((id) => {
     const plan = unwrap(validatePlan(request, roles, id, now));
     executionOrder = plan.executionOrder;
-    return plan.parent;
+    return recordPlanned(plan.parent, { at: now, agent: historyAgent(ctx) });
   });
   ctx.logger.info(`Planned task ${parent.parent_task_id} with ${parent.subtasks.length} subtasks`, { parent_task_id: parent.parent_task_id });
   const first = parent.subtasks.find((s) => s.task_id === executionOrder[0])!;

@@ -1,3 +1,5 @@
+import type { HistoryEvent } from './history.js';
+
 /**
  * The task model as stored on disk: a superset of the Python MCP Task Orchestrator v1 format.
  * Python files carry only the fields marked "v1"; everything else is optional so they keep loading.
@@ -100,6 +102,8 @@ export interface ParentTask {
   updated_at?: string;
   /** Incremented on every write; lets readers and tests detect lost updates. */
   revision?: number;
+  /** Every transition, oldest first (domain/history.ts); absent in files written before it was kept. */
+  history?: HistoryEvent[];
 }
 
 export interface Progress {
