@@ -8,6 +8,7 @@ import { registerExecuteSubtask } from './tools/execute-subtask.js';
 import { registerGetHistory } from './tools/get-history.js';
 import { registerGetStatus } from './tools/get-status.js';
 import { registerInitializeSession } from './tools/initialize-session.js';
+import { registerMaintenance } from './tools/maintenance.js';
 import { registerPlanTask } from './tools/plan-task.js';
 import { registerSynthesizeResults } from './tools/synthesize-results.js';
 
@@ -22,7 +23,7 @@ export function createServer(host: ProjectHost, logger: Logger): McpServer {
     },
   );
   const tools = refusingBadInput(server, logger);
-  for (const register of [registerInitializeSession, registerPlanTask, registerExecuteSubtask, registerCompleteSubtask, registerSynthesizeResults, registerGetStatus, registerGetHistory]) {
+  for (const register of [registerInitializeSession, registerPlanTask, registerExecuteSubtask, registerCompleteSubtask, registerSynthesizeResults, registerGetStatus, registerGetHistory, registerMaintenance]) {
     register(tools, host, logger);
   }
   return server;

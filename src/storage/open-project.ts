@@ -2,10 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
 import os from 'node:os';
 import type { AppContext } from '../app/context.js';
-import type { Logger } from '../app/ports.js';
+import type { Logger, Maintenance } from '../app/ports.js';
 import { Orchestrator } from '../app/orchestrator.js';
 import type { ActiveOwner } from '../domain/model.js';
 import { isWritable, type Settings } from '../config.js';
+import { diagnose } from './doctor.js';
+import { repair } from './doctor-fix.js';
 import { FileTaskStore } from './file-task-store.js';
 import { layoutFor, type Layout } from './layout.js';
 import { defaultLockOptions, isPidAlive, LockManager } from './lock.js';
@@ -68,8 +70,22 @@ export async function openProject(baseDir: string, settings: Settings, logger: L
     owner,
     isOwnerAlive: (other) => other.host !== host || (other.pid === process.pid ? other.instance === INSTANCE : isPidAlive(other.pid)),
     baseDir: layout.base,
+    maintenance: maintenanceOf(store, layout, settings, host),
   };
   return { orchestrator: new Orchestrator(ctx), store, layout, close: () => store.close() };
+}
+
+/**
+ * doctor and doctor --fix for the server. Locks are judged with the servers' own settings, and a short
+ * timeout, so a repair leaves a lock that a live process holds again alone at once.
+ */
+function maintenanceOf(store: FileTaskStore, layout: Layout, settings: Settings, host: string): Maintenance {
+  const locks = new LockManager(layout.locksDir, defaultLockOptions({ timeoutMs: 1_000, staleMs: settings.lockStaleMs, host }));
+  const findings = () => diagnose(layout, { locks, isPidAlive });
+  return {
+    diagnose: findings,
+    repair: async () => repair({ store, layout, locks }, await findings()),
+  };
 }
 
 /** An existing .task_orchestrator/ that this process may not write; a missing one is created (or fails) as usual. */
