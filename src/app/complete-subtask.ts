@@ -6,6 +6,7 @@ import { checkCompletion, endLease, keepLostResults, type CompletionVerdict } fr
 import { LIMITS, textProblem } from '../domain/limits.js';
 import type { ArtifactType, LostResults, NextAction, ParentTask, Progress } from '../domain/model.js';
 import { agentOf, brief, locateSubtask, nowIso, subtaskOf, type AppContext } from './context.js';
+import { recordingHistory } from './history.js';
 
 export interface CompleteSubtaskRequest {
   task_id: unknown;
@@ -72,7 +73,7 @@ export async function completeSubtask(ctx: AppContext, request: CompleteSubtaskR
   let lost: { verdict: Extract<CompletionVerdict, { kind: 'lost' }>; note: LostResults } | null = null;
   // Every decision (the replay of a retry, the lease, the transition) is taken on the file as it is
   // under the parent's lock, and its record written in the same atomic write.
-  const parent = await ctx.store.update(parentTaskId, async (current) => {
+  const parent = await ctx.store.update(parentTaskId, recordingHistory(ctx, taskId, async (current) => {
     const now = ctx.clock.now();
     if (key) {
       const replay = unwrap(replayFor(current, key.keySha256, key.argsSha256, now));
@@ -104,7 +105,7 @@ export async function completeSubtask(ctx: AppContext, request: CompleteSubtaskR
     reply = replyFor(next, parentTaskId, taskId, repeat, forcedPast);
     if (!key) return next;
     return rememberReply(next, { key_sha256: key.keySha256, args_sha256: key.argsSha256, at: now.toISOString(), task_id: taskId, reply: reply as unknown as Record<string, unknown> }, now);
-  });
+  }));
   if (lost) throw leaseLost(parent, taskId, lost);
   const answer = reply as CompleteSubtaskResult | null;
   if (!answer) throw new Error(`complete_subtask on ${taskId} ended without a reply`);

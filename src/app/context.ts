@@ -2,7 +2,7 @@ import type { ActiveOwner, ParentTask, Subtask } from '../domain/model.js';
 import { OrchestratorError, unwrap } from '../domain/errors.js';
 import { checkTaskId } from '../domain/ids.js';
 import { checkAgentId } from '../domain/leases.js';
-import type { Clock, Logger, RoleCatalog, TaskStore } from './ports.js';
+import type { Clock, Logger, Maintenance, RoleCatalog, TaskStore } from './ports.js';
 
 /** Everything the use cases need, passed in: no use case touches the file system or the clock directly. */
 export interface AppContext {
@@ -20,6 +20,8 @@ export interface AppContext {
   leaseMs: number;
   /** The project folder, shown to the assistant. */
   baseDir: string;
+  /** Health check and safe repairs of the store (orchestrator_maintenance). */
+  maintenance: Maintenance;
 }
 
 export const nowIso = (ctx: AppContext) => ctx.clock.now().toISOString();

@@ -4,6 +4,7 @@ import { OrchestratorError, unwrap } from '../domain/errors.js';
 import { checkClaim, grantLease } from '../domain/leases.js';
 import type { Lease } from '../domain/model.js';
 import { agentOf, locateSubtask, subtaskOf, type AppContext } from './context.js';
+import { recordingHistory } from './history.js';
 
 export interface ExecuteSubtaskRequest {
   task_id: unknown;
@@ -35,7 +36,7 @@ export async function executeSubtask(ctx: AppContext, request: ExecuteSubtaskReq
   let forcedPast: string[] = [];
   // The claim is decided inside the update, under the parent's lock, on the file as it is now: of
   // several agents racing for one subtask, exactly one finds it free.
-  const parent = await ctx.store.update(parentTaskId, (current) => {
+  const parent = await ctx.store.update(parentTaskId, recordingHistory(ctx, taskId, (current) => {
     const subtask = subtaskOf(current, taskId);
     if (!ctx.roles.roles.has(subtask.specialist_type)) throw unknownRole(taskId, subtask.specialist_type);
     const now = ctx.clock.now();
@@ -48,7 +49,7 @@ export async function executeSubtask(ctx: AppContext, request: ExecuteSubtaskReq
     forcedPast = [...missingDependencies(current, subtask), ...unmetDependencies(current, subtask).map((d) => d.task_id)];
     const started = unwrap(startSubtask(current, taskId, { force: request.force === true, owner: ctx.owner, now: now.toISOString() }));
     return grantLease(started, taskId, { agentId, expiresAt, owner: ctx.owner, previous: subtask.status === 'active' ? subtask.lease : null, now });
-  });
+  }));
   const subtask = subtaskOf(parent, taskId);
   const role = ctx.roles.roles.get(subtask.specialist_type)!;
   const prompt = renderSpecialistPrompt({ roleName: role.name, role, parent, subtask, template: ctx.roles.templateFor(role.name) });

@@ -2,12 +2,14 @@ import type { PlanRequest } from '../domain/plan.js';
 import { completeSubtask, type CompleteSubtaskRequest } from './complete-subtask.js';
 import type { AppContext } from './context.js';
 import { executeSubtask, type ExecuteSubtaskRequest } from './execute-subtask.js';
+import { getHistory, type GetHistoryRequest } from './get-history.js';
 import { getStatus, type GetStatusRequest } from './get-status.js';
 import { initializeSession } from './initialize-session.js';
+import { maintain, type MaintenanceRequest } from './maintenance.js';
 import { planTask } from './plan-task.js';
 import { synthesizeResults } from './synthesize-results.js';
 
-/** The six use cases behind the six MCP tools (and the CLI), bound to one project's context. */
+/** The use cases behind the MCP tools (and the CLI), bound to one project's context. */
 export class Orchestrator {
   constructor(readonly ctx: AppContext) {}
 
@@ -28,5 +30,11 @@ export class Orchestrator {
   }
   getStatus(request: GetStatusRequest) {
     return getStatus(this.ctx, request);
+  }
+  getHistory(request: GetHistoryRequest) {
+    return getHistory(this.ctx, request);
+  }
+  maintain(request: MaintenanceRequest) {
+    return maintain(this.ctx, request);
   }
 }

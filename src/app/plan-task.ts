@@ -3,7 +3,9 @@ import { OrchestratorError, unwrap } from '../domain/errors.js';
 import { canonicalJson, checkIdempotencyKey, conflictMessage } from '../domain/idempotency.js';
 import type { ParentTask } from '../domain/model.js';
 import { topologicalOrder, validatePlan, type PlanRequest } from '../domain/plan.js';
+import { recordPlanned } from '../domain/history.js';
 import { nowIso, type AppContext } from './context.js';
+import { historyAgent } from './history.js';
 
 export interface PlanTaskResult {
   task_created: true;
@@ -24,7 +26,7 @@ export async function planTask(ctx: AppContext, request: PlanRequest & { idempot
   const roles = new Set(ctx.roles.roles.keys());
   const now = nowIso(ctx);
   unwrap(validatePlan(plan, roles, 'task_0000000000', now)); // reject bad plans before drawing an id (or storing a key)
-  const build = (id: string) => unwrap(validatePlan(plan, roles, id, now)).parent;
+  const build = (id: string) => recordPlanned(unwrap(validatePlan(plan, roles, id, now)).parent, { at: now, agent: historyAgent(ctx) });
   if (key !== null) return planOnce(ctx, key, plan, build);
   const parent = await ctx.store.create(build);
   ctx.logger.info(`Planned task ${parent.parent_task_id} with ${parent.subtasks.length} subtasks`, { parent_task_id: parent.parent_task_id });

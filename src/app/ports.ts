@@ -107,3 +107,33 @@ export interface Logger {
 export interface Clock {
   now(): Date;
 }
+
+/** One thing the health check (the findings of `task-orchestrator doctor`) found. */
+export interface HealthFinding {
+  kind: string;
+  /** Problems need attention; notes are for information. */
+  severity: 'problem' | 'note';
+  /** The file or folder concerned, relative to .task_orchestrator/ when inside it. */
+  subject: string;
+  message: string;
+  meaning: string;
+  remedy: string;
+  /** Whether the safe repairs ("doctor --fix", maintenance "repair") fix it. */
+  fixable: boolean;
+  parent_task_id?: string;
+}
+
+export interface RepairOutcome {
+  kind: string;
+  subject: string;
+  done: boolean;
+  action: string;
+}
+
+/** The store's health check and safe repairs, as doctor and doctor --fix make them. Neither deletes task data. */
+export interface Maintenance {
+  /** Looks at .task_orchestrator/ without changing anything. */
+  diagnose(): Promise<HealthFinding[]>;
+  /** Makes the safe repairs of what diagnose finds fixable (each re-checked first); returns what was done. */
+  repair(): Promise<RepairOutcome[]>;
+}

@@ -159,3 +159,14 @@ function keepLost(lost: readonly LostLease[] | undefined, actingAgent: string, d
 function withSubtask(parent: ParentTask, taskId: string, change: (s: Subtask) => Subtask): ParentTask {
   return { ...parent, subtasks: parent.subtasks.map((s) => (s.task_id === taskId ? change(s) : s)) };
 }
+
+/**
+ * Puts an active subtask back to pending (its work was interrupted: a server that is gone, for a subtask
+ * without a lease). Nothing recorded is lost: an active subtask holds no results, and its notes stay.
+ */
+export function releaseSubtask(parent: ParentTask, taskId: string, now: string): ParentTask {
+  const subtask = parent.subtasks.find((s) => s.task_id === taskId);
+  if (!subtask || subtask.status !== 'active') return parent;
+  const released = withSubtask(parent, taskId, (s) => ({ ...s, status: 'pending', active_owner: null, lease: null, updated_at: now }));
+  return { ...released, updated_at: now };
+}

@@ -1,3 +1,5 @@
+import type { HistoryEvent } from './history.js';
+
 /**
  * The task model as stored on disk: a superset of the Python MCP Task Orchestrator v1 format.
  * Python files carry only the fields marked "v1"; everything else is optional so they keep loading.
@@ -150,6 +152,8 @@ export interface ParentTask {
   plan_key_sha256?: string;
   /** Replies to recent complete_subtask calls with an idempotency_key (pruned by age and count). */
   idempotency?: IdempotencyRecord[];
+  /** Every transition, oldest first (domain/history.ts); absent in files written before it was kept. */
+  history?: HistoryEvent[];
 }
 
 export interface Progress {

@@ -84,8 +84,26 @@ function readParent(json: unknown): ParentTask {
   if (replies !== undefined && !(Array.isArray(replies) && replies.every((r) => isObject(r) && typeof r.key_sha256 === 'string' && typeof r.args_sha256 === 'string' && typeof r.at === 'string' && isObject(r.reply)))) {
     throw new ShapeError('idempotency: expected a list of {key_sha256, args_sha256, at, task_id, reply}');
   }
+  if (json.history !== undefined) checkHistory(json.history);
   if (!parent.title) parent.title = titleFrom(parent.description);
   return parent;
+}
+
+/** history: absent (files written before it was kept) or a list of events; fields beyond these are kept. */
+function checkHistory(history: unknown): void {
+  if (!Array.isArray(history)) throw new ShapeError(`history: expected a list of events, got ${describe(history)}`);
+  for (let i = 0; i < history.length; i++) {
+    const event: unknown = history[i];
+    const where = `history.${i}`;
+    if (!isObject(event)) throw new ShapeError(`${where}: expected an object`);
+    text(event, 'at', where);
+    text(event, 'task_id', where);
+    text(event, 'to', where);
+    optionalText(event, 'agent', true, where);
+    optionalText(event, 'from', true, where);
+    optionalText(event, 'note', false, where);
+    if (!(Number.isInteger(event.revision) && (event.revision as number) >= 0)) throw new ShapeError(`${where}.revision: expected a whole number`);
+  }
 }
 
 function readSubtask(value: unknown, where: string): Subtask {

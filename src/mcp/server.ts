@@ -5,12 +5,14 @@ import type { ProjectHost } from './project-host.js';
 import { refusingBadInput } from './tool-result.js';
 import { registerCompleteSubtask } from './tools/complete-subtask.js';
 import { registerExecuteSubtask } from './tools/execute-subtask.js';
+import { registerGetHistory } from './tools/get-history.js';
 import { registerGetStatus } from './tools/get-status.js';
 import { registerInitializeSession } from './tools/initialize-session.js';
+import { registerMaintenance } from './tools/maintenance.js';
 import { registerPlanTask } from './tools/plan-task.js';
 import { registerSynthesizeResults } from './tools/synthesize-results.js';
 
-/** The MCP server with its six tools, not yet connected to a transport (stdio in the CLI, in-memory in tests). */
+/** The MCP server with its tools, not yet connected to a transport (stdio in the CLI, in-memory in tests). */
 export function createServer(host: ProjectHost, logger: Logger): McpServer {
   const server = new McpServer(
     { name: 'task-orchestrator', version: VERSION },
@@ -21,7 +23,7 @@ export function createServer(host: ProjectHost, logger: Logger): McpServer {
     },
   );
   const tools = refusingBadInput(server, logger);
-  for (const register of [registerInitializeSession, registerPlanTask, registerExecuteSubtask, registerCompleteSubtask, registerSynthesizeResults, registerGetStatus]) {
+  for (const register of [registerInitializeSession, registerPlanTask, registerExecuteSubtask, registerCompleteSubtask, registerSynthesizeResults, registerGetStatus, registerGetHistory, registerMaintenance]) {
     register(tools, host, logger);
   }
   return server;

@@ -6,7 +6,7 @@ import { parseTaskFile } from '../domain/task-file.js';
 import { problemWith } from './catalog.js';
 import { describeFileType, NotRegularFileError, readRegularFile } from './durable-fs.js';
 import type { Layout } from './layout.js';
-import type { LockManager } from './lock.js';
+import { defaultLockOptions, LockManager } from './lock.js';
 import { findTempFiles, isLeftover, type TempFile } from './recovery.js';
 import { DEFAULT_ROLES_FILE, loadRoleCatalog } from './role-files.js';
 
@@ -54,7 +54,15 @@ export interface Finding {
 export interface DiagnoseOptions {
   /** The same lock manager settings a server uses, so doctor judges locks as servers do. */
   locks: LockManager;
-  isPidAlive: (pid: number) => boolean;
+}
+
+/**
+ * The lock manager of doctor and its repairs (the CLI's and the maintenance tool's): the servers' stale
+ * time, so locks are judged as servers judge them, and a short timeout, so a repair leaves a lock that a
+ * live process holds alone at once.
+ */
+export function doctorLocks(layout: Layout, lockStaleMs: number): LockManager {
+  return new LockManager(layout.locksDir, defaultLockOptions({ timeoutMs: 1_000, staleMs: lockStaleMs }));
 }
 
 const CORRUPTED_FOLDER = 'corrupted';

@@ -1,10 +1,12 @@
 import { statSync } from 'node:fs';
 import type { AppContext } from '../app/context.js';
-import type { Logger } from '../app/ports.js';
+import type { Logger, Maintenance } from '../app/ports.js';
 import { Orchestrator } from '../app/orchestrator.js';
 import type { ActiveOwner } from '../domain/model.js';
 import { sessionAgentId } from '../domain/leases.js';
 import { isWritable, type Settings } from '../config.js';
+import { diagnose, doctorLocks } from './doctor.js';
+import { repair } from './doctor-fix.js';
 import { FileTaskStore } from './file-task-store.js';
 import { layoutFor, type Layout } from './layout.js';
 import { defaultLockOptions, LockManager } from './lock.js';
@@ -70,8 +72,19 @@ export async function openProject(baseDir: string, settings: Settings, logger: L
     sessionAgentId: sessionAgentId(instance),
     leaseMs: settings.leaseMs,
     baseDir: layout.base,
+    maintenance: maintenanceOf(store, layout, settings),
   };
   return { orchestrator: new Orchestrator(ctx), store, layout, close: () => store.close() };
+}
+
+/** doctor and doctor --fix for the server, with the same locks as the CLI's doctor. */
+function maintenanceOf(store: FileTaskStore, layout: Layout, settings: Settings): Maintenance {
+  const locks = doctorLocks(layout, settings.lockStaleMs);
+  const findings = () => diagnose(layout, { locks });
+  return {
+    diagnose: findings,
+    repair: async () => repair({ store, layout, locks }, await findings()),
+  };
 }
 
 /** An existing .task_orchestrator/ that this process may not write; a missing one is created (or fails) as usual. */

@@ -168,6 +168,19 @@ const scenario: Step[] = [
   { name: 'get_status, limit 0', tool: 'orchestrator_get_status', args: () => ({ limit: 0 }), refuse: 'INVALID_INPUT', mentions: /limit/ },
   { name: 'get_status, limit 501', tool: 'orchestrator_get_status', args: () => ({ limit: 501 }), refuse: 'INVALID_INPUT', mentions: /limit/ },
   { name: 'get_status, limit of the wrong type (SDK input schema)', tool: 'orchestrator_get_status', args: () => ({ limit: 'ten' }), refuse: 'INVALID_INPUT', mentions: /limit/ },
+  {
+    name: 'get_history',
+    tool: 'orchestrator_get_history',
+    args: (s) => ({ task_id: s.parent }),
+    accept: (d, s) => {
+      assert.equal(d.events.length, 8, 'planned, 3 starts, 3 completions, archived');
+      assert.deepEqual([d.events[0].to, d.events.at(-1).to], ['active', 'archived']);
+      assert.equal(d.events.at(-1).task_id, s.parent);
+    },
+  },
+  { name: 'get_history, unknown task', tool: 'orchestrator_get_history', args: () => ({ task_id: 'task_0123456789' }), refuse: 'TASK_NOT_FOUND' },
+  { name: 'maintenance report', tool: 'orchestrator_maintenance', args: () => ({ action: 'report' }), accept: (d) => assert.equal(d.counts.problems, 0) },
+  { name: 'maintenance, an action that does not exist (SDK input schema)', tool: 'orchestrator_maintenance', args: () => ({ action: 'delete' }), refuse: 'INVALID_INPUT', mentions: /action/ },
 ];
 
 const textOf = (reply: Reply): string => reply.content.map((c) => c.text ?? '').join('\n');
@@ -190,8 +203,10 @@ for (const adapter of adapters) {
       assert.deepEqual(await session.listToolNames(), [
         'orchestrator_complete_subtask',
         'orchestrator_execute_subtask',
+        'orchestrator_get_history',
         'orchestrator_get_status',
         'orchestrator_initialize_session',
+        'orchestrator_maintenance',
         'orchestrator_plan_task',
         'orchestrator_synthesize_results',
       ]);

@@ -158,6 +158,15 @@ describe('a read-only .task_orchestrator is served for reading', () => {
         assert.equal(reply.error?.code, 'STORAGE_ERROR', reply.text);
         assert.match(reply.text, /is read-only: its tasks can be read but not changed\. Nothing was changed/);
       }
+      const history = await mcp.call('orchestrator_get_history', { task_id: parentId });
+      assert.equal(history.isError, false, history.text);
+      const report = await mcp.call('orchestrator_maintenance', { action: 'report' });
+      assert.equal(report.isError, false, report.text);
+      for (const action of ['release_expired_leases', 'archive_finished', 'repair']) {
+        const reply = await mcp.call('orchestrator_maintenance', { action });
+        assert.equal(reply.error?.code, 'STORAGE_ERROR', reply.text);
+        assert.match(reply.text, /is read-only, so ".+" can change nothing\. Nothing was changed/);
+      }
     } finally {
       await mcp.close();
     }

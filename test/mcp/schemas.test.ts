@@ -43,7 +43,7 @@ describe('tool schemas as models and hosts read them', () => {
   });
 
   test('every input schema converts for strict hosts: no open additionalProperties, no type lists, every property described', () => {
-    assert.equal(tools.length, 6);
+    assert.equal(tools.length, 8);
     for (const t of tools) {
       for (const [where, node] of nodes(t.inputSchema as JsonSchema, t.name)) {
         if ('additionalProperties' in node) assert.equal(node.additionalProperties, false, `${where}: additionalProperties must be false or absent`);

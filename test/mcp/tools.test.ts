@@ -4,16 +4,18 @@ import { readFile, stat, writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { connectInProcess, inProcessProject, samplePlan, snapshot, tempProject } from './harness.js';
 
-describe('the six tools through the official client, in process', () => {
+describe('the tools through the official client, in process', () => {
   const session = inProcessProject();
 
-  test('lists six tools, each with a title, description, described inputs, an output schema and annotations', async () => {
+  test('lists the eight tools, each with a title, description, described inputs, an output schema and annotations', async () => {
     const { tools } = await session.mcp.client.listTools();
     assert.deepEqual(tools.map((t) => t.name).sort(), [
       'orchestrator_complete_subtask',
       'orchestrator_execute_subtask',
+      'orchestrator_get_history',
       'orchestrator_get_status',
       'orchestrator_initialize_session',
+      'orchestrator_maintenance',
       'orchestrator_plan_task',
       'orchestrator_synthesize_results',
     ]);

@@ -16,7 +16,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const run = promisify(execFile);
 const MANIFEST = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')) as { name: string; version: string };
-const TOOLS = ['orchestrator_complete_subtask', 'orchestrator_execute_subtask', 'orchestrator_get_status', 'orchestrator_initialize_session', 'orchestrator_plan_task', 'orchestrator_synthesize_results'];
+const TOOLS = ['orchestrator_complete_subtask', 'orchestrator_execute_subtask', 'orchestrator_get_history', 'orchestrator_get_status', 'orchestrator_initialize_session', 'orchestrator_maintenance', 'orchestrator_plan_task', 'orchestrator_synthesize_results'];
 
 /** npm itself: the one running `npm test` when there is one (npm_execpath), else the one on PATH. */
 function npm(args: string[], cwd: string): Promise<{ stdout: string; stderr: string }> {

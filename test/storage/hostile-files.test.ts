@@ -14,7 +14,7 @@ import { OrchestratorError } from '../../src/domain/errors.js';
 import { serializeTaskFile } from '../../src/domain/task-file.js';
 import { diagnose } from '../../src/storage/doctor.js';
 import { layoutFor } from '../../src/storage/layout.js';
-import { defaultLockOptions, isPidAlive, LockManager } from '../../src/storage/lock.js';
+import { defaultLockOptions, LockManager } from '../../src/storage/lock.js';
 import { silentLogger } from '../../src/storage/logger.js';
 import { openProject, type OpenProject } from '../../src/storage/open-project.js';
 import { describeRoles } from '../../src/storage/role-report.js';
@@ -111,7 +111,7 @@ describe('role files and templates', { skip: links }, () => {
       } finally {
         await project.close();
       }
-      const findings = await diagnose(layout, { locks: new LockManager(layout.locksDir, defaultLockOptions()), isPidAlive });
+      const findings = await diagnose(layout, { locks: new LockManager(layout.locksDir, defaultLockOptions()) });
       assert.deepEqual(findings.filter((f) => f.kind === 'role_file_error').map((f) => f.subject), ['roles/templates/architect.md']);
     }));
 });
@@ -142,7 +142,7 @@ describe('task files and locks', () => {
       } finally {
         await again.close();
       }
-      const findings = await diagnose(layout, { locks: new LockManager(layout.locksDir, defaultLockOptions()), isPidAlive });
+      const findings = await diagnose(layout, { locks: new LockManager(layout.locksDir, defaultLockOptions()) });
       assert.deepEqual(findings.filter((f) => f.severity === 'problem').map((f) => [f.kind, f.parent_task_id]), [['corrupt_task_file', id]]);
     }));
 

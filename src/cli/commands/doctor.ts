@@ -1,8 +1,6 @@
-import type { Settings } from '../../config.js';
-import { diagnose, type Finding } from '../../storage/doctor.js';
+import { diagnose, doctorLocks, type Finding } from '../../storage/doctor.js';
 import { repair, type FixOutcome } from '../../storage/doctor-fix.js';
 import type { Layout } from '../../storage/layout.js';
-import { defaultLockOptions, isPidAlive, LockManager } from '../../storage/lock.js';
 import { indent, mark, paint, plural, printable, styleFor, type Style } from '../format.js';
 import { EXIT, layoutOf, print, printJson, withProject, type BaseOptions } from '../run.js';
 
@@ -14,21 +12,17 @@ export interface DoctorOptions extends BaseOptions {
 /** `task-orchestrator doctor`: checks .task_orchestrator/, and with --fix repairs what is safe. Exit 1 while problems remain. */
 export async function doctor(options: DoctorOptions): Promise<number> {
   const { settings, layout } = layoutOf(options);
-  const locks = lockManager(settings, layout);
-  const before = await diagnose(layout, { locks, isPidAlive });
+  const locks = doctorLocks(layout, settings.lockStaleMs);
+  const before = await diagnose(layout, { locks });
   const needsFix = options.fix === true && before.some((f) => f.fixable);
   const fixed = needsFix ? await withProject(settings, layout, { recover: false }, ({ store }) => repair({ store, layout, locks }, before)) : [];
-  const findings = needsFix ? await diagnose(layout, { locks, isPidAlive }) : before;
+  const findings = needsFix ? await diagnose(layout, { locks }) : before;
   if (options.json) printJson({ root: layout.root, healthy: !hasProblems(findings), fixed, findings });
   else printReport(printable(layout), printable(findings), printable(fixed), options.fix === true, styleFor(process.stdout));
   return hasProblems(findings) ? EXIT.PROBLEMS : EXIT.OK;
 }
 
 /** Judges and clears locks with the servers' own rules; a short timeout so a lock taken again is left alone. */
-function lockManager(settings: Settings, layout: Layout): LockManager {
-  return new LockManager(layout.locksDir, defaultLockOptions({ timeoutMs: 1_000, staleMs: settings.lockStaleMs }));
-}
-
 function hasProblems(findings: Finding[]): boolean {
   return findings.some((f) => f.severity === 'problem');
 }
