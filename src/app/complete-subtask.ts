@@ -73,7 +73,7 @@ export async function completeSubtask(ctx: AppContext, request: CompleteSubtaskR
   let lost: { verdict: Extract<CompletionVerdict, { kind: 'lost' }>; note: LostResults } | null = null;
   // Every decision (the replay of a retry, the lease, the transition) is taken on the file as it is
   // under the parent's lock, and its record written in the same atomic write.
-  const parent = await ctx.store.update(parentTaskId, recordingHistory(ctx, taskId, async (current) => {
+  const parent = await ctx.store.update(parentTaskId, recordingHistory(ctx, taskId, agentId, async (current) => {
     const now = ctx.clock.now();
     if (key) {
       const replay = unwrap(replayFor(current, key.keySha256, key.argsSha256, now));

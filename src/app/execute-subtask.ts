@@ -36,7 +36,7 @@ export async function executeSubtask(ctx: AppContext, request: ExecuteSubtaskReq
   let forcedPast: string[] = [];
   // The claim is decided inside the update, under the parent's lock, on the file as it is now: of
   // several agents racing for one subtask, exactly one finds it free.
-  const parent = await ctx.store.update(parentTaskId, recordingHistory(ctx, taskId, (current) => {
+  const parent = await ctx.store.update(parentTaskId, recordingHistory(ctx, taskId, agentId, (current) => {
     const subtask = subtaskOf(current, taskId);
     if (!ctx.roles.roles.has(subtask.specialist_type)) throw unknownRole(taskId, subtask.specialist_type);
     const now = ctx.clock.now();

@@ -19,6 +19,19 @@ const steps = (events: Event[]) => events.map((e) => `${e.task_id} ${e.from} -> 
 
 describe('orchestrator_get_history', () => {
   const session = inProcessProject();
+
+  test('an event names the agent that made it: the agent_id of the call, else the session', async () => {
+    const plan = await session.mcp.call('orchestrator_plan_task', { description: 'Agents', subtasks: [{ title: 'One', specialist_type: 'implementer' }] });
+    const [only] = plan.data.execution_order as string[];
+    await session.mcp.call('orchestrator_execute_subtask', { task_id: only, agent_id: 'reviewer-2' });
+    await session.mcp.call('orchestrator_complete_subtask', { task_id: only, results: 'Done', agent_id: 'reviewer-2' });
+    const history = await session.mcp.call('orchestrator_get_history', { task_id: plan.data.parent_task_id });
+    assert.equal(history.isError, false, history.text);
+    const agents = history.data.events.map((e: { task_id: string; agent: string }) => `${e.task_id === only ? 'subtask' : 'parent'}:${e.agent}`);
+    assert.match(agents[0], /^parent:session-[0-9a-f]+$/, 'the plan was made by the session');
+    assert.ok(agents.includes('subtask:reviewer-2'), agents.join(', '));
+    assert.ok(!agents.some((a: string) => a.startsWith('subtask:session-')), agents.join(', '));
+  });
   let parent = '';
   let ids: Record<string, string> = {};
 
