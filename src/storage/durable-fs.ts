@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fsync, linkSync, openSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fsyncSync, linkSync, openSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 
 /** The part of a file handle that durable writes use. */
@@ -24,9 +24,12 @@ export interface DurableFs {
 }
 
 /**
- * The real calls. Only the fsyncs, which wait for the disk, go through the thread pool; the others take
- * microseconds on a local disk and are made synchronously, as a thread-pool round trip costs more
- * (about 40 µs here) than the call itself.
+ * The real calls, all made synchronously on the main thread, fsyncs included. A thread-pool round trip
+ * costs about 40 µs on an idle machine and several times that on a loaded one (the worker thread and
+ * then the main thread must each be scheduled), which is more than any call here except an fsync; and
+ * an fsync on the thread pool buys nothing here: the call that asked for it waits for it before it can
+ * answer, and a server has one client, which waits for that answer. What it costs is that a second
+ * call the client sent meanwhile waits too, for at most the fsyncs of one write.
  */
 export const nodeFs: DurableFs = {
   open: async (file, flags, mode) => syncHandle(openSync(file, flags, mode)),
@@ -52,7 +55,9 @@ function syncHandle(fd: number): DurableHandle {
       const bytes = typeof data === 'string' ? Buffer.from(data) : data;
       for (let written = 0; written < bytes.length; ) written += writeSync(fd, bytes, written, bytes.length - written);
     },
-    sync: () => new Promise<void>((resolve, reject) => fsync(fd, (error) => (error ? reject(error) : resolve()))),
+    async sync() {
+      fsyncSync(fd);
+    },
     async close() {
       closeSync(fd);
     },

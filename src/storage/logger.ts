@@ -1,38 +1,49 @@
-import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../app/ports.js';
 
 const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 type Level = (typeof LEVELS)[number];
 
+/** Loggers with lines not written yet: written when the process exits, even by process.exit(). */
+const unflushed = new Set<FileLogger>();
+process.on('exit', () => {
+  for (const logger of unflushed) logger.flush();
+});
+
 /**
  * Logs to stderr and to .task_orchestrator/logs/orchestrator.log, never to stdout: stdout is the MCP
  * channel, and one stray line there breaks the client's connection.
+ *
+ * Lines are queued and written together once the current turn of the event loop is over: a tool call
+ * logs what it did just before it answers, and that answer should not wait for two writes (one of
+ * which, to stderr, wakes the client's process). The file is appended to with plain synchronous
+ * writes, so nothing is left in a stream's buffer when the process exits.
  */
 export class FileLogger implements Logger {
-  private file: WriteStream | null = null;
+  private fd: number | null = null;
   private readonly minimum: number;
+  private readonly stderr: boolean;
+  private attachedTo: string | null = null;
+  private pending: string[] = [];
 
   constructor(options: { level?: string; stderr?: boolean } = {}) {
     this.minimum = Math.max(0, LEVELS.indexOf((options.level ?? 'info') as Level));
     this.stderr = options.stderr ?? true;
   }
 
-  private readonly stderr: boolean;
-
-  private attachedTo: string | null = null;
-
   /** Starts (or moves) the log file; until then lines go to stderr only. Attaching to the same folder again changes nothing. */
   attach(logsDir: string): void {
-    if (this.file && this.attachedTo === path.resolve(logsDir)) return;
-    this.file?.end();
-    this.file = null;
+    if (this.fd !== null && this.attachedTo === path.resolve(logsDir)) return;
+    this.flush(); // what was logged so far belongs to the previous file
+    this.closeFile();
     mkdirSync(logsDir, { recursive: true });
     this.attachedTo = path.resolve(logsDir);
-    this.file = createWriteStream(path.join(logsDir, 'orchestrator.log'), { flags: 'a' });
-    this.file.on('error', () => {
-      this.file = null; // a full disk must not take the server down with it
-    });
+    try {
+      this.fd = openSync(path.join(logsDir, 'orchestrator.log'), 'a');
+    } catch {
+      this.fd = null; // an unwritable log file must not stop the server: stderr still gets every line
+    }
   }
 
   debug(message: string, data?: Record<string, unknown>): void {
@@ -49,16 +60,43 @@ export class FileLogger implements Logger {
   }
 
   close(): Promise<void> {
-    const file = this.file;
-    this.file = null;
-    return new Promise((resolve) => (file ? file.end(resolve) : resolve()));
+    this.flush();
+    this.closeFile();
+    return Promise.resolve();
+  }
+
+  /** Writes the queued lines now. */
+  flush(): void {
+    unflushed.delete(this);
+    if (this.pending.length === 0) return;
+    const text = this.pending.join('');
+    this.pending = [];
+    if (this.stderr) process.stderr.write(text);
+    if (this.fd === null) return;
+    try {
+      const bytes = Buffer.from(text);
+      for (let written = 0; written < bytes.length; ) written += writeSync(this.fd, bytes, written, bytes.length - written);
+    } catch {
+      this.closeFile(); // a full disk must not take the server down with it
+    }
   }
 
   private write(level: Level, message: string, data?: Record<string, unknown>): void {
     if (LEVELS.indexOf(level) < this.minimum) return;
-    const line = `${new Date().toISOString()} ${level.toUpperCase().padEnd(5)} [pid ${process.pid}] ${message}${data ? ` ${JSON.stringify(data)}` : ''}\n`;
-    if (this.stderr) process.stderr.write(line);
-    this.file?.write(line);
+    this.pending.push(`${new Date().toISOString()} ${level.toUpperCase().padEnd(5)} [pid ${process.pid}] ${message}${data ? ` ${JSON.stringify(data)}` : ''}\n`);
+    if (unflushed.has(this)) return;
+    unflushed.add(this);
+    setImmediate(() => this.flush());
+  }
+
+  private closeFile(): void {
+    if (this.fd === null) return;
+    try {
+      closeSync(this.fd);
+    } catch {
+      // already unusable
+    }
+    this.fd = null;
   }
 }
 
