@@ -5,6 +5,16 @@ import type { Logger } from '../app/ports.js';
 const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 type Level = (typeof LEVELS)[number];
 
+/**
+ * Set once writing to stderr failed, typically EPIPE because the process reading it (the MCP client) is
+ * gone. From then on lines go to the log file only. Without this listener the failure would be an
+ * uncaught exception, whose logging would write to stderr again: a loop that never lets the server exit.
+ */
+let stderrBroken = false;
+process.stderr.on('error', () => {
+  stderrBroken = true;
+});
+
 /** Loggers with lines not written yet: written when the process exits, even by process.exit(). */
 const unflushed = new Set<FileLogger>();
 process.on('exit', () => {
@@ -71,7 +81,7 @@ export class FileLogger implements Logger {
     if (this.pending.length === 0) return;
     const text = this.pending.join('');
     this.pending = [];
-    if (this.stderr) process.stderr.write(text);
+    if (this.stderr && !stderrBroken) process.stderr.write(text);
     if (this.fd === null) return;
     try {
       const bytes = Buffer.from(text);
