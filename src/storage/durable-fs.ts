@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { closeSync, constants, fsyncSync, linkSync, openSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
+import { randomHex } from './random-hex.js';
 
 /** The part of a file handle that durable writes use. */
 export interface DurableHandle {
@@ -68,7 +68,7 @@ export const TEMP_SUFFIX = '.tmp';
 
 /** A temp name unique across processes and calls, in the same folder as the target (rename must not cross devices). */
 export function tempPathFor(target: string): string {
-  return path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`);
+  return path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${randomHex(12)}${TEMP_SUFFIX}`);
 }
 
 /** The pid encoded in a temp name made by tempPathFor, or null for a name that is not ours. */

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { appendFileSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -12,6 +11,7 @@ import { Catalog, parentNamedBy, problemWith } from './catalog.js';
 import { createFileExclusive, isCode, moveFileDurable, moveFileNoReplace, nodeFs, tempPathFor, UnflushedChangeError, writeFileDurable, type DurableFs } from './durable-fs.js';
 import { ensureLayout, relativeToRoot, taskFileName, type Layout } from './layout.js';
 import { LockManager } from './lock.js';
+import { randomHex } from './random-hex.js';
 import { recover, type RecoveryReport } from './recovery.js';
 
 export interface FileStoreOptions {
@@ -39,7 +39,7 @@ export class FileTaskStore implements TaskStore {
 
   private constructor(private readonly options: FileStoreOptions) {
     this.fs = options.fs ?? nodeFs;
-    this.randomHex = options.randomHex ?? ((chars) => randomBytes(Math.ceil(chars / 2)).toString('hex').slice(0, chars));
+    this.randomHex = options.randomHex ?? randomHex;
     this.catalog = new Catalog(options.layout, options.logger, options.rescanIntervalMs ?? 30_000);
   }
 

@@ -1,9 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import { fstatSync, linkSync, openSync, closeSync, readFileSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { OrchestratorError } from '../domain/errors.js';
 import { isCode, tempPathFor } from './durable-fs.js';
+import { randomHex } from './random-hex.js';
 
 /** What a lock file holds: who owns it, so others can tell a live holder from a dead one. */
 export interface LockOwner {
@@ -101,7 +101,7 @@ export class LockManager {
 
   async acquire(name: string): Promise<string> {
     const file = this.lockPath(name);
-    const owner: LockOwner = { pid: this.options.pid, host: this.options.host, token: randomBytes(8).toString('hex'), acquired_at: new Date().toISOString() };
+    const owner: LockOwner = { pid: this.options.pid, host: this.options.host, token: randomHex(16), acquired_at: new Date().toISOString() };
     const deadline = Date.now() + this.options.timeoutMs;
     for (let attempt = 0; ; attempt++) {
       try {
@@ -157,7 +157,7 @@ export class LockManager {
   private async breakStale(name: string, observed: ObservedLock, reason: string): Promise<boolean> {
     const file = this.lockPath(name);
     const marker = `${file}.breaking`;
-    const me: LockOwner = { pid: this.options.pid, host: this.options.host, token: randomBytes(8).toString('hex'), acquired_at: new Date().toISOString() };
+    const me: LockOwner = { pid: this.options.pid, host: this.options.host, token: randomHex(16), acquired_at: new Date().toISOString() };
     try {
       createLockFile(marker, JSON.stringify(me));
     } catch (error) {
