@@ -192,6 +192,7 @@ export class FileTaskStore implements TaskStore {
 
   async close(): Promise<void> {
     this.catalog.close();
+    this.options.locks.close(); // its spare lock files
   }
 
   activePath(id: string): string {

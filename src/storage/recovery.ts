@@ -22,6 +22,8 @@ export const TEMP_FILE_MAX_AGE_MS = 60 * 60 * 1000;
  */
 export async function recover(store: FileTaskStore, layout: Layout, logger: Logger): Promise<RecoveryReport> {
   const removedTempFiles = await sweepTempFiles(layout);
+  const removedSpareLocks = store.locks.sweepSpares();
+  if (removedSpareLocks.length) logger.info('Removed the spare lock files of processes that are gone', { files: removedSpareLocks });
   const archived: string[] = [];
   for (const summary of store.catalog.summaries(false)) {
     if (summary.status !== 'completed') continue;

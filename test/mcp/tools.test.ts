@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readdir, readFile, stat, writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { connectInProcess, samplePlan, tempProject, type Connection } from './harness.js';
+import { spareOwnerPid } from '../../src/storage/lock.js';
 
 /** Every file under a folder with its content, to prove that a refused call changed nothing. */
 async function snapshot(dir: string): Promise<Map<string, string>> {
@@ -11,7 +12,8 @@ async function snapshot(dir: string): Promise<Map<string, string>> {
     for (const entry of await readdir(d, { withFileTypes: true })) {
       const full = path.join(d, entry.name);
       if (entry.isDirectory()) await walk(full);
-      else if (!full.includes(`${path.sep}logs${path.sep}`)) files.set(path.relative(dir, full), await readFile(full, 'utf8'));
+      // Logs, and the spare lock files that every lock taken rewrites (refused calls take locks too), are not task data.
+      else if (!full.includes(`${path.sep}logs${path.sep}`) && spareOwnerPid(entry.name) === null) files.set(path.relative(dir, full), await readFile(full, 'utf8'));
     }
   };
   await walk(dir);

@@ -4,6 +4,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { tempFileOwnerPid } from '../../src/storage/durable-fs.js';
+import { spareOwnerPid } from '../../src/storage/lock.js';
 
 import { readLines } from './workers/lines.js';
 
@@ -154,6 +155,11 @@ export async function deadPid(): Promise<number> {
 
 export async function names(dir: string): Promise<string[]> {
   return (await readdir(dir).catch(() => [] as string[])).sort();
+}
+
+/** What a folder holds besides this process's own spare lock files (which its LockManagers keep until closed). */
+export async function namesButOwnSpares(dir: string): Promise<string[]> {
+  return (await names(dir)).filter((name) => spareOwnerPid(name) !== process.pid);
 }
 
 /** Temp files of durable writes (".<target>.<pid>.<hex>.tmp") anywhere under a folder. */

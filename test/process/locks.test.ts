@@ -9,7 +9,7 @@ import { mkdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { defaultLockOptions, LockManager } from '../../src/storage/lock.js';
-import { bundleWorker, expectCleanExit, killAll, names, sleep, startWorker, tempDir } from './helpers.js';
+import { bundleWorker, expectCleanExit, killAll, names, namesButOwnSpares, sleep, startWorker, tempDir } from './helpers.js';
 
 describe('cross-process locks', () => {
   let build: Awaited<ReturnType<typeof tempDir>>;
@@ -142,9 +142,12 @@ describe('cross-process locks', () => {
       );
       assert.equal(overlaps, 0, 'one holder per lock name at a time');
       await expectCleanExit(holder, 'holder', 20_000);
-      assert.deepEqual(await names(folder.dir), []);
+      // While a manager is open it keeps its spare lock files, and nothing else; closed, nothing at all.
+      assert.deepEqual(await namesButOwnSpares(folder.dir), []);
       // A failing critical section releases its lock too.
       await assert.rejects(locks.withLock('task_f', async () => Promise.reject(new Error('boom'))), /boom/);
+      assert.deepEqual(await namesButOwnSpares(folder.dir), []);
+      locks.close();
       assert.deepEqual(await names(folder.dir), []);
     } finally {
       await killAll();
