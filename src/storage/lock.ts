@@ -60,9 +60,10 @@ export interface ObservedLock {
  *
  * A lock file is a second name for a spare file of the process that holds it (see createLock): taking
  * a lock then creates no inode, and releasing it frees none. On ext4 that allocation was the dearest
- * part of a write after its two fsyncs: 0.15 ms a call on an idle disk, up to 1 ms on a busy one
- * (bench/results.md). A process keeps its spares (".spare-lock.<pid>.<hex>") until it closes its
- * lock manager or exits; the spares of processes that are gone are swept by the next recovery.
+ * part of a write after its two fsyncs: 0.1 to 1 ms a call, the more the busier the disk (measured
+ * against a temp file linked as the lock, in the bench's conditions). A process keeps its spares
+ * (".spare-lock.<pid>.<hex>") until it closes its lock manager or exits; the spares of processes that
+ * are gone are swept by the next recovery.
  */
 export class LockManager {
   /** In-process queue per lock name: calls in one process wait here, not on the file system. */
