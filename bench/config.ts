@@ -15,8 +15,6 @@ export interface BenchConfig {
   smoke: boolean;
   /** Rounds of the per-tool phase; each round calls every tool at least once (execute/complete 5 times). */
   toolRounds: number;
-  /** Durable replacements timed per round of the per-tool phase (the write floor). */
-  durableWritesPerRound: number;
   /** Cold starts per server and scale (interleaved: minimal, small, large, minimal, ...). */
   coldStarts: number;
   scales: Scale[];
@@ -35,7 +33,6 @@ export interface BenchConfig {
 export const fullConfig: BenchConfig = {
   smoke: false,
   toolRounds: 150,
-  durableWritesPerRound: 2,
   coldStarts: 11,
   scales: [
     { name: '1,000 active', active: 1_000, archived: 10_000, coldStartTarget: 2, judged: false },
@@ -51,7 +48,6 @@ export const fullConfig: BenchConfig = {
 export const smokeConfig: BenchConfig = {
   smoke: true,
   toolRounds: 3,
-  durableWritesPerRound: 2,
   coldStarts: 1,
   scales: [
     { name: '50 active', active: 50, archived: 50, coldStartTarget: 2, judged: false },
@@ -74,6 +70,9 @@ export const TOOLS = [
 ] as const;
 export type ToolName = (typeof TOOLS)[number];
 
+/** The tools that change a task: compared with the write floor, and each followed by one floor write in the per-tool phase. */
+export const WRITE_TOOLS: ReadonlySet<ToolName> = new Set(['orchestrator_plan_task', 'orchestrator_execute_subtask', 'orchestrator_complete_subtask']);
+
 export const MODES = ['separate', 'shared'] as const;
 export type Mode = (typeof MODES)[number];
 
@@ -82,8 +81,10 @@ export function expectedRowLabels(config: BenchConfig): string[] {
   const rows = [
     'Floor: minimal server round trip',
     'Floor: minimal server cold start',
-    'Floor: durable replace of a 4 KB file',
-    'Floor: write (round trip + durable replace)',
+    'Floor: durable replace, sync calls',
+    'Floor: durable replace, fs/promises',
+    'Floor: write (round trip + sync durable replace)',
+    'Floor: write via fs/promises (round trip + its durable replace)',
     'Floor: minimal server RSS',
     ...TOOLS.map((t) => `Tool ${t.replace('orchestrator_', '')}`),
     'Tool complete_subtask, last subtask (archives)',

@@ -1,12 +1,13 @@
 /**
  * Floor and per-tool latencies, in one interleaved run so that both see the same machine noise:
- * after every call to the real server, one trivial call to the minimal server; every round, a few
- * durable replacements of a task-sized file in the same folder tree.
+ * after every call to the real server, one trivial call to the minimal server, and after every call
+ * that writes, one durable replacement of a task-sized file beside the project (synchronous calls and
+ * fs/promises taking turns).
  */
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { TOOLS, type BenchConfig, type ToolName } from './config.js';
-import { timeDurableReplaces } from './durable.js';
+import { TOOLS, WRITE_TOOLS, type BenchConfig, type ToolName } from './config.js';
+import { durableReplaceSync, FLOOR_KINDS, timeDurableReplace, type FloorKind } from './durable.js';
 import { makeParent, rng } from './generate.js';
 import { callOk, memoryOf, spawnOrchestrator, spawnServer, type Reply } from './mcp.js';
 import { serializeTaskFile } from '../src/domain/task-file.js';
@@ -14,8 +15,8 @@ import { serializeTaskFile } from '../src/domain/task-file.js';
 export interface PerToolResult {
   /** Round trips of the minimal server's trivial tool. */
   floorRoundTrip: number[];
-  /** Durable replacements of a task-sized file. */
-  durable: number[];
+  /** Durable replacements of a task-sized file: synchronous calls (the reference) and fs/promises. */
+  durable: Record<FloorKind, number[]>;
   durableFileBytes: number;
   tools: Record<ToolName, number[]>;
   /** complete_subtask calls that completed a parent's last subtask, which archives it. */
@@ -53,12 +54,14 @@ export async function runPerTool(config: BenchConfig, workDir: string, minimalSe
   const durableTarget = path.join(workDir, 'floor', 'task_00000f1000.json');
   const sample = makeParent(rng(7), 'active', 'task_00000f1000', { subtaskCount: 5 });
   const durableData = serializeTaskFile(sample);
+  await mkdir(path.dirname(durableTarget), { recursive: true });
+  durableReplaceSync(durableTarget, durableData); // so that every timed rename replaces a file, as a tool's does
 
   const real = await spawnOrchestrator(project);
   const minimal = await spawnServer({ args: [minimalServer] });
   const result: PerToolResult = {
     floorRoundTrip: [],
-    durable: [],
+    durable: { sync: [], async: [] },
     durableFileBytes: Buffer.byteLength(durableData),
     tools: Object.fromEntries(TOOLS.map((t) => [t, []])) as unknown as Record<ToolName, number[]>,
     completeArchiving: [],
@@ -69,6 +72,7 @@ export async function runPerTool(config: BenchConfig, workDir: string, minimalSe
   };
   try {
     let measuring = false;
+    let floorWrites = 0;
     const call = async (tool: ToolName, args: Record<string, unknown>, into?: number[]): Promise<Reply> => {
       const reply = await callOk(real, tool, args);
       const ping = await minimal.call('ping', {});
@@ -76,6 +80,12 @@ export async function runPerTool(config: BenchConfig, workDir: string, minimalSe
         (into ?? result.tools[tool]).push(reply.ms);
         result.floorRoundTrip.push(ping.ms);
         result.replyBytes[tool] = reply.bytes;
+        // A durable replacement right after each write, so the floor meets the same disk and machine
+        // load as the tool calls do; the two kinds take turns.
+        if (WRITE_TOOLS.has(tool)) {
+          const kind = FLOOR_KINDS[floorWrites++ % FLOOR_KINDS.length]!;
+          result.durable[kind].push(await timeDurableReplace(kind, durableTarget, durableData));
+        }
       }
       return reply;
     };
@@ -95,7 +105,6 @@ export async function runPerTool(config: BenchConfig, workDir: string, minimalSe
       await call('orchestrator_get_status', {});
       await call('orchestrator_initialize_session', {});
       await call('orchestrator_synthesize_results', { parent_task_id: parentId });
-      if (measuring) result.durable.push(...(await timeDurableReplaces(durableTarget, durableData, config.durableWritesPerRound)));
       if (round % 25 === 0) progress(`per-tool round ${round + 1}/${rounds}`);
     }
     // The last subtask of each parent: completing it archives the parent (one more move and folder fsync).

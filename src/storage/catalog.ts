@@ -400,8 +400,7 @@ export class Catalog {
       this.entries[location].delete(parentTaskId);
       this.count(location, entry.summary, -1);
       const ordered = this.recent[location];
-      const position = ordered ? ordered.indexOf(entry.summary) : -1;
-      if (position >= 0) ordered!.splice(position, 1);
+      if (ordered) removeByRecent(ordered, entry.summary);
       for (const s of entry.summary.subtasks) {
         const parents = this.foreignSubtaskParents.get(s.task_id);
         parents?.delete(parentTaskId);
@@ -594,16 +593,27 @@ function mergeByRecent(a: readonly ParentSummary[], b: readonly ParentSummary[])
   return merged.concat(a.slice(i), b.slice(j));
 }
 
-/** Inserts by binary search into a list ordered by byRecentFirst. */
-function insertByRecent(list: ParentSummary[], summary: ParentSummary): void {
+/** Where `summary` is, or would go, in a list ordered by byRecentFirst: after every summary that comes before it. */
+function positionByRecent(list: readonly ParentSummary[], summary: ParentSummary): number {
   let low = 0;
   let high = list.length;
   while (low < high) {
     const middle = (low + high) >>> 1;
-    if (byRecentFirst(list[middle]!, summary) <= 0) low = middle + 1;
+    if (byRecentFirst(list[middle]!, summary) < 0) low = middle + 1;
     else high = middle;
   }
-  list.splice(low, 0, summary);
+  return low;
+}
+
+function insertByRecent(list: ParentSummary[], summary: ParentSummary): void {
+  list.splice(positionByRecent(list, summary), 0, summary);
+}
+
+/** Removes a summary by binary search too: a write at 10,000 active parents must not scan them all. */
+function removeByRecent(list: ParentSummary[], summary: ParentSummary): void {
+  const guess = positionByRecent(list, summary);
+  const position = list[guess] === summary ? guess : list.indexOf(summary);
+  if (position >= 0) list.splice(position, 1);
 }
 
 /** The parent id that a subtask id of the form "<parent>.<n>" names, or null. */

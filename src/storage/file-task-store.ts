@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { closeSync, fstatSync, renameSync, statSync, writeFileSync, writeSync, type Stats } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -13,6 +12,7 @@ import { createFileExclusive, isCode, LinkRefusedError, moveFileDurable, moveFil
 import { ensureLayout, relativeToRoot, taskFileName, type Layout } from './layout.js';
 import { LockManager, type HeldLock } from './lock.js';
 import { PlanKeys } from './plan-keys.js';
+import { randomHex } from './random-hex.js';
 import { archiveCompletedParents, recover, type RecoveryReport } from './recovery.js';
 import { storageError } from './storage-error.js';
 
@@ -44,7 +44,7 @@ export class FileTaskStore implements TaskStore {
 
   private constructor(private readonly options: FileStoreOptions) {
     this.fs = options.fs ?? nodeFs;
-    this.randomHex = options.randomHex ?? ((chars) => randomBytes(Math.ceil(chars / 2)).toString('hex').slice(0, chars));
+    this.randomHex = options.randomHex ?? randomHex;
     this.catalog = new Catalog(options.layout, options.logger, options.rescanIntervalMs ?? 30_000);
     this.planKeys = new PlanKeys(options.layout.idempotencyDir, options.logger, this.fs);
   }

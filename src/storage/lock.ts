@@ -1,9 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import { linkSync, closeSync, constants, fstatSync, openSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { OrchestratorError } from '../domain/errors.js';
 import { isCode, NO_FOLLOW, NotRegularFileError, openRegularFileSync, readOpenFile, tempPathFor } from './durable-fs.js';
 import { fileSystemNow, isPidAlive, judgeOwner, selfIdentity, type Liveness, type OwnerRecord, type ProcessIdentity } from './owner.js';
+import { randomHex } from './random-hex.js';
 import { storageError } from './storage-error.js';
 
 export { isPidAlive } from './owner.js';
@@ -167,7 +167,7 @@ export class LockManager {
   /** This process as the owner of a new lock (or takeover marker). */
   private newOwner(): LockOwner {
     const { pid, host, instance, pidns, boot } = this.options.identity;
-    return { pid, host, instance, pidns, boot, token: randomBytes(8).toString('hex'), acquired_at: new Date().toISOString() };
+    return { pid, host, instance, pidns, boot, token: randomHex(16), acquired_at: new Date().toISOString() };
   }
 
   /**

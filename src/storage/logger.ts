@@ -17,6 +17,12 @@ export interface FileLoggerOptions {
   maxBytes?: number;
   /** Files kept, the live one included: orchestrator.log, orchestrator.log.1, ... (default 3). */
   files?: number;
+  /**
+   * Write lines once the current turn of the event loop is over (the server): a tool call logs what it
+   * did just before it answers, and the answer should not wait for the two writes (about 70 µs, one of
+   * them waking the client). Lines still queued are written on close and when the process exits.
+   */
+  deferred?: boolean;
 }
 
 /**
@@ -36,6 +42,8 @@ export class FileLogger implements Logger {
   private readonly maxBytes: number;
   private readonly files: number;
   private readonly reported = new Set<string>();
+  private readonly deferred: boolean;
+  private queued: string[] = [];
 
   constructor(options: FileLoggerOptions = {}) {
     // Settings are checked when read (config.ts); an unknown level here is a bug, never "log everything".
@@ -45,6 +53,8 @@ export class FileLogger implements Logger {
     this.maxBytes = Math.max(1, options.maxBytes ?? DEFAULT_MAX_BYTES);
     this.files = Math.max(1, Math.floor(options.files ?? DEFAULT_FILES));
     if (this.stderr) watchStderr();
+    this.deferred = options.deferred === true;
+    if (this.deferred) flushedOnExit.add(this);
   }
 
   /**
@@ -54,6 +64,7 @@ export class FileLogger implements Logger {
   attach(logsDir: string): void {
     const dir = path.resolve(logsDir);
     if (this.attachedTo === dir) return;
+    this.flush(); // what was logged so far belongs where the log was
     this.file?.close();
     this.file = null;
     this.attachedTo = dir;
@@ -81,6 +92,8 @@ export class FileLogger implements Logger {
   }
 
   async close(): Promise<void> {
+    this.flush();
+    flushedOnExit.delete(this);
     this.file?.close();
     this.file = null;
     this.attachedTo = null;
@@ -89,6 +102,18 @@ export class FileLogger implements Logger {
   private write(level: LogLevel, message: string, data?: Record<string, unknown>): void {
     if (LOG_LEVELS.indexOf(level) < this.minimum) return;
     const line = formatLine(level, message, data);
+    if (!this.deferred) return this.writeLine(line);
+    if (this.queued.push(line) === 1) setImmediate(() => this.flush());
+  }
+
+  /** Writes the queued lines now (the exit hook, close and attach call it too). */
+  flush(): void {
+    const lines = this.queued;
+    this.queued = [];
+    for (const line of lines) this.writeLine(line);
+  }
+
+  private writeLine(line: string): void {
     if (this.stderr) writeStderr(line);
     const file = this.file;
     if (!file) return;
@@ -109,6 +134,12 @@ export class FileLogger implements Logger {
     writeStderr(`${new Date().toISOString()} WARN  [pid ${process.pid}] task-orchestrator: ${escapeControlChars(text)}\n`);
   }
 }
+
+/** Deferred loggers with lines possibly queued: written out when the process exits, however it exits. */
+const flushedOnExit = new Set<FileLogger>();
+process.on('exit', () => {
+  for (const logger of flushedOnExit) logger.flush();
+});
 
 function formatLine(level: LogLevel, message: string, data?: Record<string, unknown>): string {
   return `${new Date().toISOString()} ${level.toUpperCase().padEnd(5)} [pid ${process.pid}] ${escapeControlChars(message)}${data ? ` ${formatData(data)}` : ''}\n`;

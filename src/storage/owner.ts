@@ -113,8 +113,12 @@ export const INSTANCE_TAG = INSTANCE.slice(0, 8);
 
 /** What temp file names carry about their writer: "<pid>-<space>-<instance>". */
 export function tempWriterTag(): string {
-  return `${process.pid}-${spaceTag()}-${INSTANCE_TAG}`;
+  // The same for the whole life of the process; a hash per temp file cost about 30 µs a write.
+  ownWriterTag ??= `${process.pid}-${spaceTag()}-${INSTANCE_TAG}`;
+  return ownWriterTag;
 }
+
+let ownWriterTag: string | undefined;
 
 /** The writer named by a temp file name (".<target>.<writer>.<12 hex>.tmp"), or null for a name that is not a temp file's. */
 export function tempWriterOf(fileName: string): TempWriter | null {

@@ -110,6 +110,7 @@ test('the aggregate counts stay equal to a recount through creates, updates, arc
           assert.deepEqual({ ...stats.counts }, recount, `step ${step}, archive ${includeArchived}`);
           assert.deepEqual(stats.withActiveSubtasks.map((p) => p.parent_task_id).sort(), listed.filter((p) => p.subtasks.some((t) => t.status === 'active')).map((p) => p.parent_task_id).sort());
           assert.deepEqual(listed.map((p) => p.updated_at), [...listed.map((p) => p.updated_at)].sort().reverse(), 'most recent first');
+          if (includeArchived) assert.deepEqual(listed.map((p) => p.parent_task_id).sort(), [...ids].sort(), `step ${step}: every parent listed once`);
         }
       }
     } finally {

@@ -15,7 +15,7 @@ import { showServeBanner } from '../serve-banner.js';
 export async function serve(options: BaseOptions): Promise<void> {
   showServeBanner();
   const settings = settingsFor(options);
-  const logger = new FileLogger({ level: settings.logLevel });
+  const logger = new FileLogger({ level: settings.logLevel, deferred: true });
   const folder = chooseProjectFolder(settings);
   const fixed = settings.baseDirFromEnv !== null;
   const baseDir = folder.problem && !fixed ? null : folder.dir;
