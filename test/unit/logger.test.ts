@@ -1,6 +1,7 @@
 /** The log file: size-bounded rotation, no line forged through control characters, no write through a link. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -113,5 +114,35 @@ test('a symbolic link in place of logs/ is not followed either', async () => {
     });
     assert.deepEqual(await readdir(outsideDir), []);
     assert.match(stderr, /logs is a symbolic link/);
+  });
+});
+
+test('a deferred logger (the server) writes after the current turn of the event loop, and on close', async () => {
+  await withTempDir(async (dir) => {
+    const logger = new FileLogger({ stderr: false, deferred: true });
+    logger.attach(dir);
+    const file = path.join(dir, 'orchestrator.log');
+    logger.info('answered first');
+    assert.equal(readFileSync(file, 'utf8'), '', 'nothing written before the answer goes out (a synchronous read: an await would let the turn end)');
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.match(await readFile(file, 'utf8'), /answered first\n$/);
+    logger.info('just before closing');
+    await logger.close();
+    assert.match(await readFile(file, 'utf8'), /just before closing\n$/);
+  });
+});
+
+test('lines a deferred logger queued just before the process exits are in the file', async () => {
+  await withTempDir(async (dir) => {
+    const script = `
+      const { FileLogger } = await import(${JSON.stringify(path.resolve(import.meta.dirname, '../../src/storage/logger.ts'))});
+      const logger = new FileLogger({ stderr: false, deferred: true });
+      logger.attach(${JSON.stringify(dir)});
+      logger.info('the last words');
+      process.exit(0);`;
+    const { spawnSync } = await import('node:child_process');
+    const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(await readFile(path.join(dir, 'orchestrator.log'), 'utf8'), /the last words\n$/);
   });
 });
