@@ -28,6 +28,10 @@ export interface BenchConfig {
   sharedSubtasks: number;
   /** Where results are written (relative to bench/). */
   resultsFile: string;
+  /** Leases: server processes (one agent each) racing for the subtasks of one plan, how many subtasks, and completions timed with and without a lease. */
+  leaseAgents: number;
+  leaseSubtasks: number;
+  leaseCostRounds: number;
 }
 
 export const fullConfig: BenchConfig = {
@@ -43,6 +47,9 @@ export const fullConfig: BenchConfig = {
   contentionOps: 1440,
   sharedSubtasks: 24,
   resultsFile: 'results.md',
+  leaseAgents: 8,
+  leaseSubtasks: 200,
+  leaseCostRounds: 100,
 };
 
 export const smokeConfig: BenchConfig = {
@@ -58,6 +65,9 @@ export const smokeConfig: BenchConfig = {
   contentionOps: 32,
   sharedSubtasks: 8,
   resultsFile: '.work/results-smoke.md',
+  leaseAgents: 8,
+  leaseSubtasks: 16,
+  leaseCostRounds: 2,
 };
 
 export const TOOLS = [
@@ -93,9 +103,13 @@ export function expectedRowLabels(config: BenchConfig): string[] {
     rows.push(`Cold start @ ${s.name}`, `get_status @ ${s.name}`, `get_status reply @ ${s.name}`, `complete_subtask @ ${s.name}`, `RSS @ ${s.name}`, `RSS with archive indexed @ ${s.name}`);
   }
   for (const mode of MODES) for (const n of config.processCounts) rows.push(contentionLabel(mode, n));
+  rows.push(LEASE_RACE_LABEL, LEASE_COST_LABEL);
   return rows;
 }
 
 export function contentionLabel(mode: Mode, processes: number): string {
   return `Contention, ${mode === 'shared' ? 'one shared parent' : 'separate parents'}, ${processes} process${processes === 1 ? '' : 'es'}`;
 }
+
+export const LEASE_RACE_LABEL = 'Leases: agents racing for one plan\'s subtasks';
+export const LEASE_COST_LABEL = 'Leases: complete_subtask with a lease';

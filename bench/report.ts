@@ -1,8 +1,9 @@
 /** The results table: one row per figure, with its ratio to the floor, its target and PASS/MISS. */
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
-import { contentionLabel, MODES, TOOLS, WRITE_TOOLS, type BenchConfig, type ToolName } from './config.js';
+import { contentionLabel, LEASE_COST_LABEL, LEASE_RACE_LABEL, MODES, TOOLS, WRITE_TOOLS, type BenchConfig, type ToolName } from './config.js';
 import type { ContentionResult } from './contention.js';
+import type { LeaseResult } from './leases.js';
 import { ROOT } from './mcp.js';
 import type { PerToolResult } from './per-tool.js';
 import type { ColdStartResult, ScaleResult } from './scale.js';
@@ -24,6 +25,7 @@ export interface Measurements {
   coldStarts: ColdStartResult;
   scales: ScaleResult[];
   contention: ContentionResult[];
+  leases: LeaseResult;
 }
 
 const TOKENS_PER_BYTE = 1 / 4;
@@ -151,7 +153,31 @@ export function buildRows(m: Measurements): Row[] {
       });
     }
   }
+  rows.push(...leaseRows(m.leases));
   return rows;
+}
+
+function leaseRows(l: LeaseResult): Row[] {
+  const exact = l.executedOnce === l.subtasks && l.executedTwice === 0 && l.diskDoubleStarts === 0 && l.diskWrongAgent === 0 && l.otherErrors.length === 0;
+  const cost = ratio(p50(l.completeWithLease), p50(l.completeWithoutLease));
+  return [
+    {
+      label: LEASE_RACE_LABEL,
+      value: `${l.executedOnce} of ${l.subtasks} executed once · ${l.executedTwice} twice · ${l.executedNever} never`,
+      ratio: '',
+      target: 'each exactly once',
+      result: judge(exact),
+      note: `${l.agents} servers, one agent each, ${l.seconds.toFixed(2)} s; refused: ${l.claimedRefusals} SUBTASK_CLAIMED, ${l.completedRefusals} already completed; on disk: ${l.diskDoubleStarts} subtasks started twice, ${l.diskWrongAgent} results from another agent; other errors ${l.otherErrors.length}${l.otherErrors.length ? ` (e.g. ${l.otherErrors[0]!.replace(/\|/g, '/').slice(0, 120)})` : ''}`,
+    },
+    {
+      label: LEASE_COST_LABEL,
+      value: `p50 ${ms(p50(l.completeWithLease))} against ${ms(p50(l.completeWithoutLease))}`,
+      ratio: `${x(cost)} without a lease`,
+      target: '<= 1.10x without',
+      result: judge(cost <= 1.1),
+      note: `n=${l.completeWithLease.length} + ${l.completeWithoutLease.length}, taking turns on one server: completing a subtask executed under a lease (checked and ended) against one never started (no lease)`,
+    },
+  ];
 }
 
 export function renderTable(rows: Row[]): string {

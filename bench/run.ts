@@ -11,6 +11,7 @@ import path from 'node:path';
 import ts from 'typescript';
 import { fullConfig, smokeConfig, type BenchConfig } from './config.js';
 import { runContention } from './contention.js';
+import { runLeases } from './leases.js';
 import { CLI, ROOT } from './mcp.js';
 import { runPerTool } from './per-tool.js';
 import { buildRows, renderMarkdown, renderTable } from './report.js';
@@ -45,7 +46,9 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
 
   const contention = await runContention(config, workDir, progress);
 
-  const rows = buildRows({ perTool, coldStarts, scales, contention });
+  const leases = await runLeases(config, workDir, progress);
+
+  const rows = buildRows({ perTool, coldStarts, scales, contention, leases });
   const elapsed = (performance.now() - t0) / 1000;
   const markdown = renderMarkdown(config, rows, { started, seconds: elapsed, workDir: path.relative(ROOT, workDir), meanFileBytes, loadBefore });
   const out = path.join(BENCH_DIR, config.resultsFile);
