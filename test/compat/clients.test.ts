@@ -8,6 +8,7 @@ import { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport as V1StdioTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { Client as V2Client } from '@modelcontextprotocol/client';
 import { StdioClientTransport as V2StdioTransport } from '@modelcontextprotocol/client/stdio';
+import { TOOL_NAMES } from '../mcp/harness.js';
 
 /**
  * One scenario, driven through the built server (`task-orchestrator serve` over stdio) by each client that hosts
@@ -200,16 +201,7 @@ for (const adapter of adapters) {
     });
 
     test('listTools', async () => {
-      assert.deepEqual(await session.listToolNames(), [
-        'orchestrator_complete_subtask',
-        'orchestrator_execute_subtask',
-        'orchestrator_get_history',
-        'orchestrator_get_status',
-        'orchestrator_initialize_session',
-        'orchestrator_maintenance',
-        'orchestrator_plan_task',
-        'orchestrator_synthesize_results',
-      ]);
+      assert.deepEqual(await session.listToolNames(), TOOL_NAMES);
     });
 
     for (const step of scenario) {

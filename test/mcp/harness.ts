@@ -148,3 +148,15 @@ export function inProcessProject(): { readonly mcp: Connection; readonly dir: st
     },
   };
 }
+
+/** Every tool the server lists, sorted by name: the one list the tests compare tools/list with. */
+export const TOOL_NAMES = [
+  'orchestrator_complete_subtask',
+  'orchestrator_execute_subtask',
+  'orchestrator_get_history',
+  'orchestrator_get_status',
+  'orchestrator_initialize_session',
+  'orchestrator_maintenance',
+  'orchestrator_plan_task',
+  'orchestrator_synthesize_results',
+];

@@ -2,23 +2,14 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, stat, writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { connectInProcess, inProcessProject, samplePlan, snapshot, tempProject } from './harness.js';
+import { connectInProcess, inProcessProject, samplePlan, snapshot, tempProject, TOOL_NAMES } from './harness.js';
 
 describe('the tools through the official client, in process', () => {
   const session = inProcessProject();
 
   test('lists the eight tools, each with a title, description, described inputs, an output schema and annotations', async () => {
     const { tools } = await session.mcp.client.listTools();
-    assert.deepEqual(tools.map((t) => t.name).sort(), [
-      'orchestrator_complete_subtask',
-      'orchestrator_execute_subtask',
-      'orchestrator_get_history',
-      'orchestrator_get_status',
-      'orchestrator_initialize_session',
-      'orchestrator_maintenance',
-      'orchestrator_plan_task',
-      'orchestrator_synthesize_results',
-    ]);
+    assert.deepEqual(tools.map((t) => t.name).sort(), TOOL_NAMES);
     for (const tool of tools) {
       assert.ok(tool.title && tool.description && tool.description.length > 80, `${tool.name} needs a title and a real description`);
       assert.ok(tool.outputSchema, `${tool.name} needs an outputSchema`);
