@@ -6,7 +6,7 @@ import { parseTaskFile } from '../domain/task-file.js';
 import { problemWith } from './catalog.js';
 import { describeFileType, NotRegularFileError, readRegularFile } from './durable-fs.js';
 import type { Layout } from './layout.js';
-import { defaultLockOptions, LockManager } from './lock.js';
+import { defaultLockOptions, isSpareLockFile, LockManager } from './lock.js';
 import { findTempFiles, isLeftover, type TempFile } from './recovery.js';
 import { DEFAULT_ROLES_FILE, loadRoleCatalog } from './role-files.js';
 
@@ -245,7 +245,9 @@ async function checkStoreFiles(layout: Layout): Promise<Finding[]> {
 
 /** Temp files of durable writes: leftovers when their writer is gone or they are over an hour old. */
 async function checkTempFiles(layout: Layout): Promise<Finding[]> {
-  return (await findTempFiles(layout)).map((t) => tempFinding(layout, t));
+  // A running process's spare lock files are part of its locks, not writes in progress: not worth a note.
+  const temps = (await findTempFiles(layout)).filter((t) => isLeftover(t) || !isSpareLockFile(path.basename(t.file)));
+  return temps.map((t) => tempFinding(layout, t));
 }
 
 function tempFinding(layout: Layout, temp: TempFile): Finding {

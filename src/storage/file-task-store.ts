@@ -261,6 +261,7 @@ export class FileTaskStore implements TaskStore {
 
   async close(): Promise<void> {
     this.catalog.close();
+    this.options.locks.close(); // its spare lock files
   }
 
   /** Every change starts here: in a read-only store it is refused before any lock or file is touched. */

@@ -7,6 +7,7 @@ import { Client } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { InMemoryTransport } from '@modelcontextprotocol/server';
 import { readSettings } from '../../src/config.js';
+import { isSpareLockFile } from '../../src/storage/lock.js';
 import { ProjectHost } from '../../src/mcp/project-host.js';
 import { createServer } from '../../src/mcp/server.js';
 import { ERROR_META_KEY, type ErrorMeta } from '../../src/mcp/tool-result.js';
@@ -85,14 +86,15 @@ export const samplePlan = {
   ],
 };
 
-/** Every file under a folder (logs aside) with its content, to prove that a refused call changed nothing. */
+/** Every file under a folder (logs and spare lock files aside) with its content, to prove that a refused call changed nothing. */
 export async function snapshot(dir: string): Promise<Map<string, string>> {
   const files = new Map<string, string>();
   const walk = async (d: string): Promise<void> => {
     for (const entry of await readdir(d, { withFileTypes: true })) {
       const full = path.join(d, entry.name);
       if (entry.isDirectory()) await walk(full);
-      else if (!full.includes(`${path.sep}logs${path.sep}`)) files.set(path.relative(dir, full), await readFile(full, 'utf8'));
+      // Logs, and the spare lock files of the servers running now (every lock taken, refused calls' too, reuses them), are not task data.
+      else if (!full.includes(`${path.sep}logs${path.sep}`) && !isSpareLockFile(entry.name)) files.set(path.relative(dir, full), await readFile(full, 'utf8'));
     }
   };
   await walk(dir);

@@ -5,6 +5,8 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { tempFileOwnerPid } from '../../src/storage/durable-fs.js';
+import { isSpareLockFile } from '../../src/storage/lock.js';
+import { tempWriterOf } from '../../src/storage/owner.js';
 
 import { readLines } from './workers/lines.js';
 
@@ -174,8 +176,13 @@ export async function deadPid(): Promise<number> {
   return child.pid!;
 }
 
+/** What a folder holds, besides this process's own spare lock files (its open stores keep them until closed). */
 export async function names(dir: string): Promise<string[]> {
-  return (await readdir(dir).catch(() => [] as string[])).sort();
+  return (await readdir(dir).catch(() => [] as string[])).filter((name) => !isOwnSpare(name)).sort();
+}
+
+function isOwnSpare(name: string): boolean {
+  return isSpareLockFile(name) && tempWriterOf(name)?.pid === process.pid;
 }
 
 /** Temp files of durable writes (".<target>.<pid>.<hex>.tmp") anywhere under a folder. */
@@ -185,7 +192,7 @@ export async function tempFilesUnder(dir: string): Promise<string[]> {
     for (const entry of await readdir(d, { withFileTypes: true }).catch(() => [])) {
       const full = path.join(d, entry.name);
       if (entry.isDirectory()) await walk(full);
-      else if (tempFileOwnerPid(entry.name) !== null || entry.name.endsWith('.tmp')) found.push(full);
+      else if ((tempFileOwnerPid(entry.name) !== null || entry.name.endsWith('.tmp')) && !isOwnSpare(entry.name)) found.push(full);
     }
   };
   await walk(dir);
