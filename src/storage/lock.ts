@@ -1,4 +1,4 @@
-import { linkSync, closeSync, constants, fstatSync, ftruncateSync, openSync, readdirSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { linkSync, closeSync, constants, fstatSync, ftruncateSync, lstatSync, openSync, readdirSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { OrchestratorError } from '../domain/errors.js';
 import { isCode, NO_FOLLOW, NotRegularFileError, openRegularFileSync, readOpenFile, tempPathFor } from './durable-fs.js';
@@ -283,9 +283,14 @@ export class LockManager {
     }
   }
 
-  /** The fence: one small read of the lock file, just before a write commits. */
+  /**
+   * The fence, just before a write commits: one stat, when the lock file is still the spare this process
+   * linked (its descriptor is open, so no other file can have its inode); else one small read, whose
+   * owner the refusal names.
+   */
   private assertStillMine(name: string, token: string): void {
     const file = this.lockPath(name);
+    if (this.isOurSpare(name, file)) return;
     let owner: LockOwner | null = null;
     try {
       const { fd, info } = openRegularFileSync(file);
@@ -300,8 +305,21 @@ export class LockManager {
     if (owner?.token !== token) throw lockLost(name, file, owner);
   }
 
+  /** Whether the lock file `file` is, right now, the spare this process linked for `name`. */
+  private isOurSpare(name: string, file: string): boolean {
+    const spare = this.sparesInUse.get(name);
+    if (!spare) return false;
+    const info = lstatSync(file, { throwIfNoEntry: false });
+    return info !== undefined && info.ino === spare.ino && info.dev === spare.dev;
+  }
+
   private async release(name: string, token: string): Promise<void> {
     const file = this.lockPath(name);
+    if (this.isOurSpare(name, file)) {
+      unlinkQuietly(file);
+      this.recycleSpare(name);
+      return;
+    }
     let current: ObservedLock | null;
     try {
       current = await this.observe(file);
@@ -312,7 +330,11 @@ export class LockManager {
       return;
     }
     if (current?.owner?.token === token) unlinkQuietly(file);
-    // Released, or taken over and replaced: either way no lock file is a name of the spare any more.
+    this.recycleSpare(name);
+  }
+
+  /** After release: released, or taken over and replaced, no lock file is a name of the spare any more. */
+  private recycleSpare(name: string): void {
     const spare = this.sparesInUse.get(name);
     this.sparesInUse.delete(name);
     if (spare && this.spares.length < MAX_FREE_SPARES && !this.closed) this.spares.push(spare);
@@ -348,7 +370,9 @@ export class LockManager {
 
   private newSpare(): Spare {
     const file = tempPathFor(path.join(this.dir, SPARE_NAME));
-    const spare = { file, fd: openSync(file, 'wx', 0o644), bytes: 0 };
+    const fd = openSync(file, 'wx', 0o644);
+    const { ino, dev } = fstatSync(fd);
+    const spare = { file, fd, ino, dev, bytes: 0 };
     liveSpares.add(spare);
     return spare;
   }
@@ -386,6 +410,9 @@ export class LockManager {
 interface Spare {
   file: string;
   fd: number;
+  /** Identity of the spare's inode: a lock file with it is this process's lock. */
+  ino: number;
+  dev: number;
   /** Length of what the file holds now. */
   bytes: number;
 }
