@@ -12,6 +12,9 @@
 const CONTROL_ONE_LINE = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 const CONTROL_MULTILINE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
+/** Any of the characters above, tab and newline included: for short names that must be plain text. */
+const ANY_CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+
 /** JSON leaves these raw inside strings; escaping them keeps JSON valid and the terminal inert. */
 const RAW_IN_JSON = /[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
@@ -33,4 +36,9 @@ export function escapeControlChars(text: string, options: { multiline?: boolean 
 /** JSON text (from JSON.stringify) with the control characters JSON does not escape escaped too. */
 export function escapeJsonControlChars(json: string): string {
   return json.replace(RAW_IN_JSON, escapeOne);
+}
+
+/** Whether `text` holds any control character (tab and newline included): short names (agent ids, keys) are refused then. */
+export function hasControlChars(text: string): boolean {
+  return ANY_CONTROL.test(text);
 }

@@ -1,4 +1,5 @@
 import type { IdempotencyRecord, ParentTask } from './model.js';
+import { hasControlChars } from './control-chars.js';
 import { fail, ok, type Check } from './errors.js';
 
 /**
@@ -15,14 +16,13 @@ export const REPLIES_PER_PARENT = 100;
 /** plan_task key files kept in the project at most, the oldest removed first. */
 export const PLAN_KEYS_KEPT = 10_000;
 
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
 /** The key a call named, or null. */
 export function checkIdempotencyKey(raw: unknown): Check<string | null> {
   if (raw === undefined || raw === null || raw === '') return ok(null);
   if (typeof raw !== 'string') return fail('INVALID_INPUT', `idempotency_key must be text, got ${typeof raw}. Pass a unique string per logical call (a UUID, say), the same on every retry of it.`);
   if (raw.length > IDEMPOTENCY_KEY_MAX) return fail('INVALID_INPUT', `idempotency_key is ${raw.length} characters long; at most ${IDEMPOTENCY_KEY_MAX} are accepted. A UUID is enough.`);
-  if (CONTROL.test(raw)) return fail('INVALID_INPUT', 'idempotency_key contains control characters. Use a plain string such as a UUID.');
+  if (hasControlChars(raw)) return fail('INVALID_INPUT', 'idempotency_key contains control characters. Use a plain string such as a UUID.');
   return ok(raw);
 }
 

@@ -1,4 +1,5 @@
 import type { ActiveOwner, Lease, LostLease, LostResults, ParentTask, Subtask } from './model.js';
+import { hasControlChars } from './control-chars.js';
 import { fail, ok, type Check } from './errors.js';
 import { truncate } from './ids.js';
 
@@ -14,7 +15,6 @@ export const AGENT_ID_MAX = 100;
 /** Agents remembered per subtask as having lost a lease: a subtask taken over more often is pathological. */
 export const LOST_LEASES_KEPT = 20;
 
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
 
 /** The agent id a call named: null when it named none (the session is the agent then). */
 export function checkAgentId(raw: unknown): Check<string | null> {
@@ -23,7 +23,7 @@ export function checkAgentId(raw: unknown): Check<string | null> {
   const id = raw.trim();
   if (!id) return ok(null);
   if (id.length > AGENT_ID_MAX) return fail('INVALID_INPUT', `agent_id is ${id.length} characters long; at most ${AGENT_ID_MAX} are accepted. Use a short name for the agent.`);
-  if (CONTROL.test(id)) return fail('INVALID_INPUT', 'agent_id contains control characters (newline, escape, bidirectional marks). Use a plain short name for the agent.');
+  if (hasControlChars(id)) return fail('INVALID_INPUT', 'agent_id contains control characters (newline, escape, bidirectional marks). Use a plain short name for the agent.');
   return ok(id);
 }
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { escapeControlChars, escapeJsonControlChars } from '../../src/domain/control-chars.js';
+import { escapeControlChars, escapeJsonControlChars, hasControlChars } from '../../src/domain/control-chars.js';
 import { printable } from '../../src/cli/format.js';
 
 const HOSTILE = 'Title\u001b[2J\u001b]52;c;ZXZpbA==\u0007\r\nnext\u009b31m\u202eevil\u2028end\u007f';
@@ -27,4 +27,9 @@ test('printable() escapes every string of a report, deeply, and leaves the origi
   const shown = printable(report);
   assert.deepEqual(shown, { title: 'a\\u001bb', n: 3, ok: true, none: null, subtasks: [{ results: 'x\ny\\u001b[2J' }], at: new Date(0) });
   assert.equal(report.title, 'a\u001bb');
+});
+
+test('hasControlChars: any control, tab and bidirectional marks included; plain names pass', () => {
+  for (const bad of ['a\tb', 'a\nb', 'x\u001b[2J', 'x\u0085', 'x\u202e', 'x\u2028']) assert.equal(hasControlChars(bad), true, JSON.stringify(bad));
+  for (const good of ['reviewer-2', '3f1c2b7e-9a1d-4c55-8f0e-2b1d0c9e7a61', 'agent ü']) assert.equal(hasControlChars(good), false, good);
 });
