@@ -1,4 +1,4 @@
-import { stat } from 'node:fs/promises';
+import { isDirectory } from '../storage/durable-fs.js';
 import { chooseProjectFolder, InvalidSettingError, readSettings, type Settings } from '../config.js';
 import { escapeJsonControlChars } from '../domain/control-chars.js';
 import { OrchestratorError } from '../domain/errors.js';
@@ -49,7 +49,7 @@ export function projectDir(settings: Settings): string {
 }
 
 export async function storeExists(layout: Layout): Promise<boolean> {
-  return (await stat(layout.root).catch(() => null))?.isDirectory() === true;
+  return isDirectory(layout.root);
 }
 
 /**

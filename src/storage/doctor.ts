@@ -4,7 +4,7 @@ import path from 'node:path';
 import { isParentComplete } from '../domain/lifecycle.js';
 import { parseTaskFile } from '../domain/task-file.js';
 import { problemWith } from './catalog.js';
-import { describeFileType, NotRegularFileError, readRegularFile } from './durable-fs.js';
+import { describeFileType, isDirectory, NotRegularFileError, readRegularFile } from './durable-fs.js';
 import type { Layout } from './layout.js';
 import { defaultLockOptions, isSpareLockFile, LockManager } from './lock.js';
 import { findTempFiles, isLeftover, type TempFile } from './recovery.js';
@@ -73,7 +73,7 @@ export function corruptedDir(layout: Layout): string {
 
 /** Looks at .task_orchestrator/ without changing anything; safe while servers run. */
 export async function diagnose(layout: Layout, options: DiagnoseOptions): Promise<Finding[]> {
-  if (!(await isDir(layout.root))) return [noStore(layout)];
+  if (!(await isDirectory(layout.root))) return [noStore(layout)];
   return [
     ...(await checkLayout(layout)),
     ...(await checkTaskFiles(layout)),
@@ -115,7 +115,7 @@ async function checkLayout(layout: Layout): Promise<Finding[]> {
     else if (!(await isWritable(dir))) found.push(finding(layout, dir, { kind: 'not_writable', severity: 'problem', message: 'the folder is not writable by this user', meaning: 'Every change to tasks will fail with a storage error.', remedy: 'Fix its owner or permissions (chmod/chown), then run doctor again.', fixable: false }));
   }
   const defaults = path.join(layout.rolesDir, DEFAULT_ROLES_FILE);
-  if ((await isDir(layout.rolesDir)) && !(await stat(defaults).catch(() => null))) {
+  if ((await isDirectory(layout.rolesDir)) && !(await stat(defaults).catch(() => null))) {
     found.push(finding(layout, defaults, { kind: 'missing_default_roles', severity: 'problem', message: 'the built-in roles file is missing', meaning: 'The built-in roles still work; the file is where people read and override them.', remedy: '"doctor --fix" writes it (the server does too on its next start).', fixable: true }));
   }
   return found;
@@ -264,9 +264,6 @@ async function taskFileNames(dir: string): Promise<string[]> {
   return (await readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith('.json') && !n.startsWith('.')).sort();
 }
 
-async function isDir(dir: string): Promise<boolean> {
-  return (await stat(dir).catch(() => null))?.isDirectory() === true;
-}
 
 async function isWritable(dir: string): Promise<boolean> {
   return access(dir, constants.W_OK).then(

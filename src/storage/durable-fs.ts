@@ -1,5 +1,5 @@
 import { closeSync, constants, fstatSync, fsyncSync, linkSync, lstatSync, openSync, readlinkSync, readSync, renameSync, statSync, unlinkSync, writeSync, type Stats } from 'node:fs';
-import { lstat, open } from 'node:fs/promises';
+import { lstat, open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { tempWriterOf, tempWriterTag } from './owner.js';
 import { randomHex } from './random-hex.js';
@@ -348,4 +348,9 @@ function refusalOf(file: string, error: unknown, info: Stats | undefined): unkno
 
 export function isCode(error: unknown, ...codes: string[]): boolean {
   return typeof error === 'object' && error !== null && codes.includes((error as NodeJS.ErrnoException).code ?? '');
+}
+
+/** Whether `dir` exists and is a folder (a link to one counts). */
+export async function isDirectory(dir: string): Promise<boolean> {
+  return (await stat(dir).catch(() => null))?.isDirectory() === true;
 }

@@ -5,6 +5,7 @@ import { isParentComplete } from '../domain/lifecycle.js';
 import type { ParentTask, SubtaskStatus } from '../domain/model.js';
 import { parseTaskFile } from '../domain/task-file.js';
 import { problemWith } from './catalog.js';
+import { isDirectory } from './durable-fs.js';
 import type { FileTaskStore } from './file-task-store.js';
 import { STORE_FOLDER } from './layout.js';
 import { PYTHON_ROLE_FILES, projectRoleFiles, type RolesImportReport } from './python-roles.js';
@@ -79,7 +80,7 @@ export async function findPythonInstallation(dir: string, env: NodeJS.ProcessEnv
   const fromEnv = env[PYTHON_DB_PATH_VARIABLE]?.trim();
   const databases = await distinctFiles([path.join(root, PYTHON_DATABASE_FILE), path.join(projectDir, PYTHON_DATABASE_FILE), ...(fromEnv ? [path.resolve(projectDir, fromEnv)] : [])]);
   const roleFiles = await distinctFiles([...PYTHON_ROLE_FILES.map((name) => path.join(root, 'roles', name)), ...(await projectRoleFiles(projectDir))]);
-  const hasTasks = (await stat(path.join(root, 'tasks')).catch(() => null))?.isDirectory() === true;
+  const hasTasks = await isDirectory(path.join(root, 'tasks'));
   if (hasTasks || databases.length || roleFiles.length) return { root, projectDir, taskFiles, databases, roleFiles };
   throw new OrchestratorError(
     'INVALID_INPUT',
@@ -219,8 +220,4 @@ async function jsonFiles(dir: string): Promise<string[]> {
     .filter((n) => n.endsWith('.json') && !n.startsWith('.'))
     .sort()
     .map((n) => path.join(dir, n));
-}
-
-async function isDirectory(dir: string): Promise<boolean> {
-  return (await stat(dir).catch(() => null))?.isDirectory() === true;
 }
