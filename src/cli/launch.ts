@@ -2,7 +2,7 @@ import { accessSync, constants, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { INSTALL_DIR } from '../config.js';
-import type { Launch } from '../storage/client-config.js';
+import type { Launch } from '../clients/client-config.js';
 import { PACKAGE_NAME } from '../version.js';
 
 /** The command name npm puts on PATH for this package (the other bin, mcp-task-orchestrator, is for npx). */

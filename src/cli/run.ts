@@ -1,10 +1,10 @@
-import { isDirectory } from '../storage/durable-fs.js';
+import { isDirectory } from '../store/file/durable-fs.js';
 import { chooseProjectFolder, InvalidSettingError, readSettings, type Settings } from '../config.js';
 import { escapeJsonControlChars } from '../domain/control-chars.js';
 import { OrchestratorError } from '../domain/errors.js';
-import { layoutFor, type Layout } from '../storage/layout.js';
-import { FileLogger } from '../storage/logger.js';
-import { openProject, type OpenProject } from '../storage/open-project.js';
+import { layoutFor, type Layout } from '../store/file/layout.js';
+import { FileLogger } from '../logging/logger.js';
+import { openProject, type OpenProject } from '../compose/open-project.js';
 import { printable } from './format.js';
 
 /** Exit codes of every command (docs/cli.md, "Exit codes"). */

@@ -1,4 +1,4 @@
-import { CLIENTS } from '../storage/client-config.js';
+import { CLIENTS } from '../clients/client-config.js';
 
 /**
  * What `serve` says when a person starts it by hand (stdin is a terminal), on stderr: stdout is the

@@ -3,7 +3,7 @@ import type { Logger } from '../app/ports.js';
 import type { Orchestrator } from '../app/orchestrator.js';
 import { OrchestratorError } from '../domain/errors.js';
 import { projectDirProblem, type Settings } from '../config.js';
-import { openProject, type OpenProject } from '../storage/open-project.js';
+import { openProject, type OpenProject } from '../compose/open-project.js';
 
 /**
  * Holds the project the server works on. It opens lazily (the first tool call pays for loading the

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { formatArgs, shortenReply } from '../../src/cli/demo-view.js';
-import { isPidAlive } from '../../src/storage/lock.js';
+import { isPidAlive } from '../../src/store/file/lock.js';
 import { CLI, removeDir, runCli, tempDir } from './helpers.js';
 
 const TOOLS_IN_ORDER = [

@@ -5,9 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { readSettings } from '../../src/config.js';
 import type { ParentTask } from '../../src/domain/model.js';
-import { layoutFor, type Layout } from '../../src/storage/layout.js';
-import { silentLogger } from '../../src/storage/logger.js';
-import { openProject } from '../../src/storage/open-project.js';
+import { layoutFor, type Layout } from '../../src/store/file/layout.js';
+import { silentLogger } from '../../src/logging/logger.js';
+import { openProject } from '../../src/compose/open-project.js';
 
 export const CLI = path.resolve(import.meta.dirname, '../../dist/cli/main.js');
 

@@ -7,11 +7,11 @@ import { Client } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { InMemoryTransport } from '@modelcontextprotocol/server';
 import { readSettings } from '../../src/config.js';
-import { isSpareLockFile } from '../../src/storage/lock.js';
+import { isSpareLockFile } from '../../src/store/file/lock.js';
 import { ProjectHost } from '../../src/mcp/project-host.js';
 import { createServer } from '../../src/mcp/server.js';
 import { ERROR_META_KEY, type ErrorMeta } from '../../src/mcp/tool-result.js';
-import { silentLogger } from '../../src/storage/logger.js';
+import { silentLogger } from '../../src/logging/logger.js';
 
 export const CLI = path.resolve(import.meta.dirname, '../../dist/cli/main.js');
 

@@ -11,9 +11,9 @@ import path from 'node:path';
 import { readSettings } from '../../src/config.js';
 import { parseTaskFile } from '../../src/domain/task-file.js';
 import type { ParentTask } from '../../src/domain/model.js';
-import { layoutFor } from '../../src/storage/layout.js';
-import { silentLogger } from '../../src/storage/logger.js';
-import { openProject } from '../../src/storage/open-project.js';
+import { layoutFor } from '../../src/store/file/layout.js';
+import { silentLogger } from '../../src/logging/logger.js';
+import { openProject } from '../../src/compose/open-project.js';
 import { bundleWorker, expectCleanExit, killAll, names, startWorker, tempDir, tempFilesUnder, type Worker } from './helpers.js';
 
 const COMPLETERS = 6;

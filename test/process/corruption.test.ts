@@ -16,9 +16,9 @@ import { readSettings } from '../../src/config.js';
 import { OrchestratorError } from '../../src/domain/errors.js';
 import { serializeTaskFile } from '../../src/domain/task-file.js';
 import type { ParentTask } from '../../src/domain/model.js';
-import { layoutFor, type Layout } from '../../src/storage/layout.js';
-import { FileLogger, silentLogger } from '../../src/storage/logger.js';
-import { openProject } from '../../src/storage/open-project.js';
+import { layoutFor, type Layout } from '../../src/store/file/layout.js';
+import { FileLogger, silentLogger } from '../../src/logging/logger.js';
+import { openProject } from '../../src/compose/open-project.js';
 import { ROOT, seededRandom, tempDir } from './helpers.js';
 
 function validParent(id: string, fields: Partial<ParentTask> = {}): ParentTask {

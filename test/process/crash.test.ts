@@ -15,11 +15,11 @@ import { readSettings } from '../../src/config.js';
 import { isParentComplete } from '../../src/domain/lifecycle.js';
 import type { ParentTask } from '../../src/domain/model.js';
 import { parseTaskFile, serializeTaskFile } from '../../src/domain/task-file.js';
-import { problemWith } from '../../src/storage/catalog.js';
-import { tempFileOwnerPid } from '../../src/storage/durable-fs.js';
-import { layoutFor, type Layout } from '../../src/storage/layout.js';
-import { silentLogger } from '../../src/storage/logger.js';
-import { openProject } from '../../src/storage/open-project.js';
+import { problemWith } from '../../src/store/file/catalog.js';
+import { tempFileOwnerPid } from '../../src/store/file/durable-fs.js';
+import { layoutFor, type Layout } from '../../src/store/file/layout.js';
+import { silentLogger } from '../../src/logging/logger.js';
+import { openProject } from '../../src/compose/open-project.js';
 import { bundleWorker, deadPid, killAll, names, type Worker, seededRandom, sleep, startWorker, tempDir, tempFilesUnder } from './helpers.js';
 
 const TRIALS = Math.max(1, Number(process.env.CRASH_TRIALS ?? 30));

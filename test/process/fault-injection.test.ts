@@ -10,12 +10,12 @@ import path from 'node:path';
 import { OrchestratorError } from '../../src/domain/errors.js';
 import type { ParentTask } from '../../src/domain/model.js';
 import { parseTaskFile } from '../../src/domain/task-file.js';
-import { createFileExclusive, nodeFs, UnflushedChangeError, writeFileDurable, type DurableFs } from '../../src/storage/durable-fs.js';
-import { FileTaskStore } from '../../src/storage/file-task-store.js';
-import { layoutFor } from '../../src/storage/layout.js';
-import { defaultLockOptions, LockManager } from '../../src/storage/lock.js';
+import { createFileExclusive, nodeFs, UnflushedChangeError, writeFileDurable, type DurableFs } from '../../src/store/file/durable-fs.js';
+import { FileTaskStore } from '../../src/store/file/file-task-store.js';
+import { layoutFor } from '../../src/store/file/layout.js';
+import { defaultLockOptions, LockManager } from '../../src/store/file/lock.js';
 import type { Logger } from '../../src/app/ports.js';
-import { silentLogger } from '../../src/storage/logger.js';
+import { silentLogger } from '../../src/logging/logger.js';
 import { names, tempDir } from './helpers.js';
 
 type Step = 'open' | 'write' | 'fsync' | 'close' | 'rename' | 'link' | 'syncDir';

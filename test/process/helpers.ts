@@ -4,9 +4,9 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { tempFileOwnerPid } from '../../src/storage/durable-fs.js';
-import { isSpareLockFile } from '../../src/storage/lock.js';
-import { tempWriterOf } from '../../src/storage/owner.js';
+import { tempFileOwnerPid } from '../../src/store/file/durable-fs.js';
+import { isSpareLockFile } from '../../src/store/file/lock.js';
+import { tempWriterOf } from '../../src/store/file/owner.js';
 
 import { readLines } from './workers/lines.js';
 

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { layoutFor } from '../../src/storage/layout.js';
+import { layoutFor } from '../../src/store/file/layout.js';
 import { killAll, ROOT, sleep, startWorker, tempDir } from './helpers.js';
 
 const CLI = path.join(ROOT, 'dist', 'cli', 'main.js');

@@ -12,9 +12,9 @@ import path from 'node:path';
 import { Client } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { readSettings } from '../../src/config.js';
-import type { Layout } from '../../src/storage/layout.js';
-import { silentLogger } from '../../src/storage/logger.js';
-import { openProject } from '../../src/storage/open-project.js';
+import type { Layout } from '../../src/store/file/layout.js';
+import { silentLogger } from '../../src/logging/logger.js';
+import { openProject } from '../../src/compose/open-project.js';
 import { bundleWorker, ROOT, tempDir } from './helpers.js';
 
 const CLI = path.join(ROOT, 'dist', 'cli', 'main.js');

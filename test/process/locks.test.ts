@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { defaultLockOptions, LockManager } from '../../src/storage/lock.js';
+import { defaultLockOptions, LockManager } from '../../src/store/file/lock.js';
 import { bundleWorker, expectCleanExit, killAll, names, sleep, startWorker, tempDir } from './helpers.js';
 
 describe('cross-process locks', () => {

@@ -9,9 +9,9 @@ import assert from 'node:assert/strict';
 import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { readSettings } from '../../src/config.js';
-import { layoutFor } from '../../src/storage/layout.js';
-import { silentLogger } from '../../src/storage/logger.js';
-import { openProject } from '../../src/storage/open-project.js';
+import { layoutFor } from '../../src/store/file/layout.js';
+import { silentLogger } from '../../src/logging/logger.js';
+import { openProject } from '../../src/compose/open-project.js';
 import { names, ROOT, tempDir } from './helpers.js';
 
 const FIXTURES = path.join(ROOT, 'test', 'fixtures', 'python-v1');

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { lstat, mkdir, readFile, readlink, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { layoutFor } from '../../src/storage/layout.js';
+import { layoutFor } from '../../src/store/file/layout.js';
 import { connectSpawned, samplePlan } from '../mcp/harness.js';
 import { tempDir } from './helpers.js';
 

@@ -6,10 +6,10 @@ import path from 'node:path';
 import { validatePlan } from '../../src/domain/plan.js';
 import { unwrap } from '../../src/domain/errors.js';
 import type { ParentTask } from '../../src/domain/model.js';
-import { FileTaskStore } from '../../src/storage/file-task-store.js';
-import { layoutFor } from '../../src/storage/layout.js';
-import { defaultLockOptions, LockManager } from '../../src/storage/lock.js';
-import { silentLogger } from '../../src/storage/logger.js';
+import { FileTaskStore } from '../../src/store/file/file-task-store.js';
+import { layoutFor } from '../../src/store/file/layout.js';
+import { defaultLockOptions, LockManager } from '../../src/store/file/lock.js';
+import { silentLogger } from '../../src/logging/logger.js';
 import { connectInProcess } from '../mcp/harness.js';
 
 const ROLES = new Set(['tester']);

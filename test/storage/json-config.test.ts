@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { applyMerge, isRefused, planMerge } from '../../src/storage/json-config.js';
+import { applyMerge, isRefused, planMerge } from '../../src/clients/json-config.js';
 
 test('a client config rewritten between the read and the write is left as the client wrote it', async () => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'orchestrator-config-'));

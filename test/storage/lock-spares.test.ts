@@ -5,7 +5,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { defaultLockOptions, isSpareLockFile, LockManager } from '../../src/storage/lock.js';
+import { defaultLockOptions, isSpareLockFile, LockManager } from '../../src/store/file/lock.js';
 
 const spares = (dir: string) => readdirSync(dir).filter(isSpareLockFile);
 

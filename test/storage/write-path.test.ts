@@ -10,8 +10,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { readSettings } from '../../src/config.js';
-import { openProject } from '../../src/storage/open-project.js';
-import { silentLogger } from '../../src/storage/logger.js';
+import { openProject } from '../../src/compose/open-project.js';
+import { silentLogger } from '../../src/logging/logger.js';
 
 /** Whether `work` settles before a setImmediate scheduled just before it runs. */
 async function settlesWithinOneTurn(work: () => Promise<unknown>): Promise<boolean> {

@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promis
 import os from 'node:os';
 import path from 'node:path';
 import { chooseProjectFolder, INSTALL_DIR, InvalidSettingError, LEASE_SECONDS_BOUNDS, LOCK_STALE_BOUNDS, LOCK_TIMEOUT_BOUNDS, projectDirProblem, readSettings } from '../../src/config.js';
-import { FileLogger } from '../../src/storage/logger.js';
+import { FileLogger } from '../../src/logging/logger.js';
 
 const LEVEL = 'MCP_TASK_ORCHESTRATOR_LOG_LEVEL';
 const TIMEOUT = 'MCP_TASK_ORCHESTRATOR_LOCK_TIMEOUT_MS';

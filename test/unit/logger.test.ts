@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { FileLogger } from '../../src/storage/logger.js';
+import { FileLogger } from '../../src/logging/logger.js';
 
 async function withTempDir(work: (dir: string) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'orchestrator-logger-'));
@@ -135,7 +135,7 @@ test('a deferred logger (the server) writes after the current turn of the event 
 test('lines a deferred logger queued just before the process exits are in the file', async () => {
   await withTempDir(async (dir) => {
     const script = `
-      const { FileLogger } = await import(${JSON.stringify(path.resolve(import.meta.dirname, '../../src/storage/logger.ts'))});
+      const { FileLogger } = await import(${JSON.stringify(path.resolve(import.meta.dirname, '../../src/logging/logger.ts'))});
       const logger = new FileLogger({ stderr: false, deferred: true });
       logger.attach(${JSON.stringify(dir)});
       logger.info('the last words');

@@ -1,6 +1,6 @@
-import { diagnose, doctorLocks, type Finding } from '../../storage/doctor.js';
-import { repair, type FixOutcome } from '../../storage/doctor-fix.js';
-import type { Layout } from '../../storage/layout.js';
+import { diagnose, doctorLocks, type Finding } from '../../maintenance/doctor.js';
+import { repair, type FixOutcome } from '../../maintenance/doctor-fix.js';
+import type { Layout } from '../../store/file/layout.js';
 import { indent, mark, paint, plural, printable, styleFor, type Style } from '../format.js';
 import { EXIT, layoutOf, print, printJson, withProject, type BaseOptions } from '../run.js';
 

@@ -1,6 +1,6 @@
 import path from 'node:path';
-import { findPythonInstallation, importPythonInstallation, type ImportEntry, type ImportReport } from '../../storage/python-import.js';
-import { importPythonRoles, type RolesImportReport } from '../../storage/python-roles.js';
+import { findPythonInstallation, importPythonInstallation, type ImportEntry, type ImportReport } from '../../import-python/python-import.js';
+import { importPythonRoles, type RolesImportReport } from '../../import-python/python-roles.js';
 import { mark, paint, plural, printable, styleFor, type Style } from '../format.js';
 import { LiveProgress } from '../progress.js';
 import { EXIT, layoutOf, print, printJson, UsageError, warn, withProject, type BaseOptions } from '../run.js';

@@ -1,5 +1,5 @@
-import { ensureLayout } from '../../storage/layout.js';
-import { migrateLegacyConfig } from '../../storage/role-files.js';
+import { ensureLayout } from '../../store/file/layout.js';
+import { migrateLegacyConfig } from '../../roles/role-files.js';
 import { printable } from '../format.js';
 import { layoutOf, print, type BaseOptions } from '../run.js';
 

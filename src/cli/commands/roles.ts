@@ -1,4 +1,4 @@
-import { describeRoles, type RoleReport } from '../../storage/role-report.js';
+import { describeRoles, type RoleReport } from '../../roles/role-report.js';
 import { mark, paint, printable, styleFor, type Style } from '../format.js';
 import { EXIT, layoutOf, print, printJson, warn, type BaseOptions } from '../run.js';
 

@@ -2,7 +2,7 @@ import { StdioServerTransport } from '@modelcontextprotocol/server/stdio';
 import { chooseProjectFolder } from '../../config.js';
 import { createServer } from '../../mcp/server.js';
 import { ProjectHost } from '../../mcp/project-host.js';
-import { FileLogger } from '../../storage/logger.js';
+import { FileLogger } from '../../logging/logger.js';
 import { ExceptionStorm, SHUTDOWN_DEADLINE_MS, watchHost } from '../host-watch.js';
 import { settingsFor, type BaseOptions } from '../run.js';
 import { showServeBanner } from '../serve-banner.js';

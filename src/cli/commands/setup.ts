@@ -1,7 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
-import { CLIENTS, clientTarget, isClient, productOf, projectBinding, resolveScope, seesShellPath, type ClientEnvironment, type ClientName, type ClientTarget, type Scope } from '../../storage/client-config.js';
-import { applyMerge, isRefused, planMerge, type RefusedPlan, type WritablePlan } from '../../storage/json-config.js';
+import { CLIENTS, clientTarget, isClient, productOf, projectBinding, resolveScope, seesShellPath, type ClientEnvironment, type ClientName, type ClientTarget, type Scope } from '../../clients/client-config.js';
+import { applyMerge, isRefused, planMerge, type RefusedPlan, type WritablePlan } from '../../clients/json-config.js';
 import { escapeJsonControlChars } from '../../domain/control-chars.js';
 import { printable } from '../format.js';
 import { chooseLaunch, type LaunchChoice } from '../launch.js';

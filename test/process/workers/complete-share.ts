@@ -4,8 +4,8 @@
  *   ack execute <task_id> / ack complete <task_id>
  */
 import { readSettings } from '../../../src/config.js';
-import { openProject } from '../../../src/storage/open-project.js';
-import { silentLogger } from '../../../src/storage/logger.js';
+import { openProject } from '../../../src/compose/open-project.js';
+import { silentLogger } from '../../../src/logging/logger.js';
 import { commandFromParent, say } from './worker-io.js';
 
 const [dir, parentTaskId, indexText, workersText, countText] = process.argv.slice(2);

@@ -5,11 +5,11 @@
  * index cache on disk knows the parent as active.
  *   crash-after-rename <dir>   prints "parent <id>" then dies
  */
-import { FileTaskStore } from '../../../src/storage/file-task-store.js';
-import { nodeFs, type DurableFs } from '../../../src/storage/durable-fs.js';
-import { layoutFor } from '../../../src/storage/layout.js';
-import { defaultLockOptions, LockManager } from '../../../src/storage/lock.js';
-import { silentLogger } from '../../../src/storage/logger.js';
+import { FileTaskStore } from '../../../src/store/file/file-task-store.js';
+import { nodeFs, type DurableFs } from '../../../src/store/file/durable-fs.js';
+import { layoutFor } from '../../../src/store/file/layout.js';
+import { defaultLockOptions, LockManager } from '../../../src/store/file/lock.js';
+import { silentLogger } from '../../../src/logging/logger.js';
 import { CURRENT_FORMAT_VERSION, type ParentTask } from '../../../src/domain/model.js';
 import { say } from './worker-io.js';
 

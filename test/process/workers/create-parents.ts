@@ -7,11 +7,11 @@
  */
 import { readSettings } from '../../../src/config.js';
 import type { ParentTask } from '../../../src/domain/model.js';
-import { FileTaskStore } from '../../../src/storage/file-task-store.js';
-import { layoutFor } from '../../../src/storage/layout.js';
-import { defaultLockOptions, LockManager } from '../../../src/storage/lock.js';
-import { silentLogger } from '../../../src/storage/logger.js';
-import { openProject } from '../../../src/storage/open-project.js';
+import { FileTaskStore } from '../../../src/store/file/file-task-store.js';
+import { layoutFor } from '../../../src/store/file/layout.js';
+import { defaultLockOptions, LockManager } from '../../../src/store/file/lock.js';
+import { silentLogger } from '../../../src/logging/logger.js';
+import { openProject } from '../../../src/compose/open-project.js';
 import { commandFromParent, say } from './worker-io.js';
 
 const [mode, dir, tag, countText, spaceText] = process.argv.slice(2);

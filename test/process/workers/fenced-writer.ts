@@ -5,10 +5,10 @@
  * lock, prints "inside" and waits for "continue"; then prints "ack <revision>" or "error <code> <message>".
  */
 import { OrchestratorError } from '../../../src/domain/errors.js';
-import { FileTaskStore } from '../../../src/storage/file-task-store.js';
-import { layoutFor } from '../../../src/storage/layout.js';
-import { defaultLockOptions, LockManager } from '../../../src/storage/lock.js';
-import { silentLogger } from '../../../src/storage/logger.js';
+import { FileTaskStore } from '../../../src/store/file/file-task-store.js';
+import { layoutFor } from '../../../src/store/file/layout.js';
+import { defaultLockOptions, LockManager } from '../../../src/store/file/lock.js';
+import { silentLogger } from '../../../src/logging/logger.js';
 import { commandFromParent, say } from './worker-io.js';
 
 const [dir, parentTaskId, tag, staleText, refreshText] = process.argv.slice(2);

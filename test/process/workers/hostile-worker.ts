@@ -11,9 +11,9 @@
 import { closeSync, openSync } from 'node:fs';
 import { readSettings } from '../../../src/config.js';
 import { OrchestratorError } from '../../../src/domain/errors.js';
-import { defaultLockOptions, LockManager, type ObservedLock } from '../../../src/storage/lock.js';
-import { silentLogger } from '../../../src/storage/logger.js';
-import { openProject } from '../../../src/storage/open-project.js';
+import { defaultLockOptions, LockManager, type ObservedLock } from '../../../src/store/file/lock.js';
+import { silentLogger } from '../../../src/logging/logger.js';
+import { openProject } from '../../../src/compose/open-project.js';
 
 const [mode, baseDir, parentId] = process.argv.slice(2);
 if (!mode || !baseDir) throw new Error('usage: hostile-worker update|update-emfile|session-emfile <baseDir> [parentId]');

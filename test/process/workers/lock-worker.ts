@@ -16,8 +16,8 @@
  */
 import { appendFile, readFile } from 'node:fs/promises';
 import { OrchestratorError } from '../../../src/domain/errors.js';
-import { defaultLockOptions, LockManager, parseOwner } from '../../../src/storage/lock.js';
-import { selfIdentity } from '../../../src/storage/owner.js';
+import { defaultLockOptions, LockManager, parseOwner } from '../../../src/store/file/lock.js';
+import { selfIdentity } from '../../../src/store/file/owner.js';
 import { commandFromParent, say } from './worker-io.js';
 
 const [mode, locksDir, name, ...rest] = process.argv.slice(2);

@@ -3,7 +3,7 @@
  * log keep it bounded and can all still write. Arguments: <logs dir> <max bytes> <lines> <name>.
  * On "go": writes the lines and prints "written"; on "final": writes one last line and prints "done".
  */
-import { FileLogger } from '../../../src/storage/logger.js';
+import { FileLogger } from '../../../src/logging/logger.js';
 import { commandFromParent, say } from './worker-io.js';
 
 const [logsDir, maxBytes, lines, name] = process.argv.slice(2);

@@ -7,8 +7,8 @@
  *   ack complete <parent_task_id> <task_id> <detailed_work_file or ->
  */
 import { readSettings } from '../../../src/config.js';
-import { openProject } from '../../../src/storage/open-project.js';
-import { silentLogger } from '../../../src/storage/logger.js';
+import { openProject } from '../../../src/compose/open-project.js';
+import { silentLogger } from '../../../src/logging/logger.js';
 import { seededRandom } from './random.js';
 import { commandFromParent, say } from './worker-io.js';
 

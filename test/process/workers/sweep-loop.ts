@@ -2,8 +2,8 @@
  * The start-up sweep of left-over temp files, over and over, as servers starting now and then would run
  * it: sweep-loop <dir>; prints "ready", sweeps until "stop", then prints "swept <rounds> <removed files>".
  */
-import { layoutFor } from '../../../src/storage/layout.js';
-import { sweepTempFiles } from '../../../src/storage/recovery.js';
+import { layoutFor } from '../../../src/store/file/layout.js';
+import { sweepTempFiles } from '../../../src/store/file/recovery.js';
 import { commandFromParent, say } from './worker-io.js';
 
 const [dir] = process.argv.slice(2);

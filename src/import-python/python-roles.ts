@@ -2,8 +2,8 @@ import { readdir, readFile, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { BUILTIN_ROLES } from '../domain/builtin-roles.js';
 import { ORCHESTRATOR_KEY, readRoleFile, type Role } from '../domain/roles.js';
-import { isCode, writeFileDurable } from './durable-fs.js';
-import { CUSTOM_ROLES_FILE } from './role-files.js';
+import { isCode, writeFileDurable } from '../store/file/durable-fs.js';
+import { CUSTOM_ROLES_FILE } from '../roles/role-files.js';
 
 /**
  * Imports the custom roles of a Python orchestrator into our roles/custom_roles.yaml. A role the user

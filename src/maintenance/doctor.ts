@@ -3,12 +3,12 @@ import { access, lstat, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { isParentComplete } from '../domain/lifecycle.js';
 import { parseTaskFile } from '../domain/task-file.js';
-import { problemWith } from './catalog.js';
-import { describeFileType, isDirectory, NotRegularFileError, readRegularFile } from './durable-fs.js';
-import type { Layout } from './layout.js';
-import { defaultLockOptions, isSpareLockFile, LockManager } from './lock.js';
-import { findTempFiles, isLeftover, type TempFile } from './recovery.js';
-import { DEFAULT_ROLES_FILE, loadRoleCatalog } from './role-files.js';
+import { problemWith } from '../store/file/catalog.js';
+import { describeFileType, isDirectory, NotRegularFileError, readRegularFile } from '../store/file/durable-fs.js';
+import type { Layout } from '../store/file/layout.js';
+import { defaultLockOptions, isSpareLockFile, LockManager } from '../store/file/lock.js';
+import { findTempFiles, isLeftover, type TempFile } from '../store/file/recovery.js';
+import { DEFAULT_ROLES_FILE, loadRoleCatalog } from '../roles/role-files.js';
 
 export type FindingKind =
   | 'no_store'

@@ -1,9 +1,9 @@
 import { mkdir, readdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import type { Logger, PlanKeyRecord } from '../app/ports.js';
-import { OrchestratorError } from '../domain/errors.js';
-import { KEY_RETENTION_MS, PLAN_KEYS_KEPT } from '../domain/idempotency.js';
-import { isValidTaskId } from '../domain/ids.js';
+import type { Logger, PlanKeyRecord } from '../../app/ports.js';
+import { OrchestratorError } from '../../domain/errors.js';
+import { KEY_RETENTION_MS, PLAN_KEYS_KEPT } from '../../domain/idempotency.js';
+import { isValidTaskId } from '../../domain/ids.js';
 import { createFileExclusive, isCode, nodeFs, readRegularFile, type DurableFs } from './durable-fs.js';
 import { storageError } from './storage-error.js';
 

@@ -1,7 +1,7 @@
 import { chmod, mkdir, readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ClientTarget } from './client-config.js';
-import { isCode, writeFileDurable } from './durable-fs.js';
+import { isCode, writeFileDurable } from '../store/file/durable-fs.js';
 
 /**
  * Merging the server entry into a client's JSON configuration: every other key and server is kept

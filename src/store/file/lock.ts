@@ -1,6 +1,6 @@
 import { linkSync, closeSync, constants, fstatSync, ftruncateSync, lstatSync, openSync, readdirSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { OrchestratorError } from '../domain/errors.js';
+import { OrchestratorError } from '../../domain/errors.js';
 import { isCode, NO_FOLLOW, NotRegularFileError, openRegularFileSync, readOpenFile, tempPathFor } from './durable-fs.js';
 import { fileSystemNow, isPidAlive, judgeOwner, judgeTempWriter, selfIdentity, tempWriterOf, type Liveness, type OwnerRecord, type ProcessIdentity } from './owner.js';
 import { randomHex } from './random-hex.js';

@@ -3,11 +3,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseTaskFile } from '../domain/task-file.js';
 import { corruptedDir, subjectOf, type Finding } from './doctor.js';
-import { moveFileDurable, nodeFs, NotRegularFileError, readRegularFile, writeFileDurable } from './durable-fs.js';
-import type { FileTaskStore } from './file-task-store.js';
-import type { Layout } from './layout.js';
-import type { LockManager } from './lock.js';
-import { sweepTempFiles } from './recovery.js';
+import { moveFileDurable, nodeFs, NotRegularFileError, readRegularFile, writeFileDurable } from '../store/file/durable-fs.js';
+import type { FileTaskStore } from '../store/file/file-task-store.js';
+import type { Layout } from '../store/file/layout.js';
+import type { LockManager } from '../store/file/lock.js';
+import { sweepTempFiles } from '../store/file/recovery.js';
 
 export interface FixOutcome {
   kind: Finding['kind'];

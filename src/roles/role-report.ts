@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { roleSummary, type RoleSource } from '../domain/roles.js';
-import type { Layout } from './layout.js';
+import type { Layout } from '../store/file/layout.js';
 import { CUSTOM_ROLES_FILE, DEFAULT_ROLES_FILE, GENERIC_TEMPLATE_FILE, loadRoleCatalog } from './role-files.js';
 
 export interface RoleListing {

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Logger } from '../app/ports.js';
 import { LOG_LEVELS, type LogLevel } from '../config.js';
 import { escapeControlChars, escapeJsonControlChars } from '../domain/control-chars.js';
-import { isCode, openAppendNoFollow, refuseLink } from './durable-fs.js';
+import { isCode, openAppendNoFollow, refuseLink } from '../store/file/durable-fs.js';
 
 export const LOG_FILE_NAME = 'orchestrator.log';
 const DEFAULT_MAX_BYTES = 10 * 1024 * 1024;

@@ -1,6 +1,6 @@
 import { readdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import type { Logger } from '../app/ports.js';
+import type { Logger } from '../../app/ports.js';
 import type { FileTaskStore } from './file-task-store.js';
 import type { Layout } from './layout.js';
 import { fileSystemNow, judgeTempWriter, tempWriterOf, type Liveness, type TempWriter } from './owner.js';

@@ -4,10 +4,10 @@ import { OrchestratorError } from '../domain/errors.js';
 import { isParentComplete } from '../domain/lifecycle.js';
 import type { ParentTask, SubtaskStatus } from '../domain/model.js';
 import { parseTaskFile } from '../domain/task-file.js';
-import { problemWith } from './catalog.js';
-import { isDirectory } from './durable-fs.js';
-import type { FileTaskStore } from './file-task-store.js';
-import { STORE_FOLDER } from './layout.js';
+import { problemWith } from '../store/file/catalog.js';
+import { isDirectory } from '../store/file/durable-fs.js';
+import type { FileTaskStore } from '../store/file/file-task-store.js';
+import { STORE_FOLDER } from '../store/file/layout.js';
 import { PYTHON_ROLE_FILES, projectRoleFiles, type RolesImportReport } from './python-roles.js';
 import { readPythonDatabase } from './python-sqlite.js';
 

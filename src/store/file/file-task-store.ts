@@ -1,12 +1,12 @@
 import { closeSync, fstatSync, renameSync, statSync, writeFileSync, writeSync, type Stats } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import type { Logger, ParentSummary, PlanKeyRecord, StoreProblem, StoreStatistics, TaskStore } from '../app/ports.js';
-import { OrchestratorError } from '../domain/errors.js';
-import { isValidTaskId, newParentTaskId } from '../domain/ids.js';
-import { isParentComplete } from '../domain/lifecycle.js';
-import type { ParentTask } from '../domain/model.js';
-import { parseTaskFile, serializeTaskFile } from '../domain/task-file.js';
+import type { Logger, ParentSummary, PlanKeyRecord, StoreProblem, StoreStatistics, TaskStore } from '../../app/ports.js';
+import { OrchestratorError } from '../../domain/errors.js';
+import { isValidTaskId, newParentTaskId } from '../../domain/ids.js';
+import { isParentComplete } from '../../domain/lifecycle.js';
+import type { ParentTask } from '../../domain/model.js';
+import { parseTaskFile, serializeTaskFile } from '../../domain/task-file.js';
 import { Catalog, parentNamedBy, problemWith } from './catalog.js';
 import { createFileExclusive, isCode, LinkRefusedError, moveFileDurable, moveFileNoReplace, nodeFs, NotRegularFileError, openAppendNoFollow, readRegularFileWithStatSync, tempPathFor, writeFileDurable, type DurableFs } from './durable-fs.js';
 import { ensureLayout, relativeToRoot, taskFileName, type Layout } from './layout.js';

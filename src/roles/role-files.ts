@@ -5,8 +5,8 @@ import type { RoleCatalog } from '../app/ports.js';
 import { BUILTIN_ROLES, ORCHESTRATOR_GUIDANCE } from '../domain/builtin-roles.js';
 import { DEFAULT_PROMPT_TEMPLATE, TEMPLATE_PLACEHOLDERS } from '../domain/prompt.js';
 import { mergeRoles, ORCHESTRATOR_KEY, readRoleFile, type Role, type RoleSource } from '../domain/roles.js';
-import { isCode, NotRegularFileError, readRegularFile, writeFileDurable } from './durable-fs.js';
-import type { Layout } from './layout.js';
+import { isCode, NotRegularFileError, readRegularFile, writeFileDurable } from '../store/file/durable-fs.js';
+import type { Layout } from '../store/file/layout.js';
 
 export const DEFAULT_ROLES_FILE = 'default_roles.yaml';
 export const CUSTOM_ROLES_FILE = 'custom_roles.yaml';

@@ -1,11 +1,11 @@
 import { closeSync, lstatSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { lstat, open } from 'node:fs/promises';
 import path from 'node:path';
-import type { Logger, ParentSummary, StoreProblem, StoreStatistics } from '../app/ports.js';
-import { isParentComplete, statusCounts } from '../domain/lifecycle.js';
-import { SUBTASK_STATUSES, type ActiveOwner, type Lease, type ParentTask, type StatusCounts, type SubtaskStatus } from '../domain/model.js';
-import { isValidTaskId, truncate } from '../domain/ids.js';
-import { parseTaskFile } from '../domain/task-file.js';
+import type { Logger, ParentSummary, StoreProblem, StoreStatistics } from '../../app/ports.js';
+import { isParentComplete, statusCounts } from '../../domain/lifecycle.js';
+import { SUBTASK_STATUSES, type ActiveOwner, type Lease, type ParentTask, type StatusCounts, type SubtaskStatus } from '../../domain/model.js';
+import { isValidTaskId, truncate } from '../../domain/ids.js';
+import { parseTaskFile } from '../../domain/task-file.js';
 import { isCode, NotRegularFileError, openRegularFileSync, READ_FLAGS, readOpenFile, readRegularFileSync, tempPathFor } from './durable-fs.js';
 import { relativeToRoot, type Layout } from './layout.js';
 import { storageHint } from './storage-error.js';

@@ -1,4 +1,4 @@
-import { OrchestratorError } from '../domain/errors.js';
+import { OrchestratorError } from '../../domain/errors.js';
 import { UnflushedChangeError } from './durable-fs.js';
 
 /**

@@ -5,13 +5,13 @@ import { Orchestrator } from '../app/orchestrator.js';
 import type { ActiveOwner } from '../domain/model.js';
 import { sessionAgentId } from '../domain/leases.js';
 import { isWritable, type Settings } from '../config.js';
-import { diagnose, doctorLocks } from './doctor.js';
-import { repair } from './doctor-fix.js';
-import { FileTaskStore } from './file-task-store.js';
-import { layoutFor, type Layout } from './layout.js';
-import { defaultLockOptions, LockManager } from './lock.js';
-import { judgeOwner, selfIdentity } from './owner.js';
-import { loadRoleCatalog, prepareRoleFiles } from './role-files.js';
+import { diagnose, doctorLocks } from '../maintenance/doctor.js';
+import { repair } from '../maintenance/doctor-fix.js';
+import { FileTaskStore } from '../store/file/file-task-store.js';
+import { layoutFor, type Layout } from '../store/file/layout.js';
+import { defaultLockOptions, LockManager } from '../store/file/lock.js';
+import { judgeOwner, selfIdentity } from '../store/file/owner.js';
+import { loadRoleCatalog, prepareRoleFiles } from '../roles/role-files.js';
 
 export interface OpenProject {
   orchestrator: Orchestrator;
