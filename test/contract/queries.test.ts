@@ -31,6 +31,7 @@ await forEachStoreKind('queries and maintenance through the Orchestrator', (kind
       const planned: string[] = [];
       for (let i = 0; i < 23; i++) planned.push((await orchestrator.planTask(onePlan(`step ${i}`))).parent_task_id);
       await orchestrator.completeSubtask({ task_id: `${planned[3]}.1`, results: 'finished' });
+      clock.advance(1_000); // updated strictly later than every plan, whatever the store's speed
       await orchestrator.executeSubtask({ task_id: `${planned[5]}.1`, agent_id: 'alice' });
       clock.advance(LEASE_MS + 1_000);
 

@@ -274,6 +274,7 @@ await forEachStoreKind('TaskStore port', (kind) => {
       const { store: s } = await fresh.main();
       const zero = { pending: 0, active: 0, completed: 0, blocked: 0, failed: 0 };
       assert.deepEqual(await s.statistics({ includeArchived: true }), { counts: zero, parents: { active: 0, archived: 0 }, withActiveSubtasks: [] });
+      assert.deepEqual([s.readOnly, s.problems()], [false, []], 'a fresh store is writable and has no problems');
       const busy = await storeParent(s, ['pending', 'active', 'blocked'], { updated_at: tick(1) });
       const idle = await storeParent(s, ['completed', 'failed', 'pending'], { updated_at: tick(2) });
       const done = await storeParent(s, ['pending', 'completed']);
