@@ -223,12 +223,27 @@ export class FileTaskStore implements TaskStore {
     // An id this server gave ("<parent>.<n>") names its parent, and no other process can change that:
     // the write path needs no look at the index, let alone a refresh of it.
     const named = parentNamedBy(subtaskId);
-    if (named && isValidTaskId(named) && (this.catalog.summary(named) || (await exists(this.activePath(named))) || (await exists(this.archivePath(named))))) return [named];
+    if (named && isValidTaskId(named) && (await this.holds(named, subtaskId))) return [named];
     await this.catalog.refresh();
     const parents = this.catalog.parentsOf(subtaskId);
     if (parents.length > 0) return parents;
     await this.catalog.ensureArchive();
     return this.catalog.parentsOf(subtaskId);
+  }
+
+  /**
+   * Whether a parent holds the subtask id, asked of the index (a parent's subtasks are fixed when it is
+   * planned), else of its file (a parent another process created a moment ago); false when it has no such subtask.
+   * A file that cannot be used counts as holding it: the caller's read then says what is wrong with it.
+   */
+  private async holds(parentTaskId: string, subtaskId: string): Promise<boolean> {
+    const summary = this.catalog.summary(parentTaskId);
+    if (summary) return summary.subtasks.some((s) => s.task_id === subtaskId);
+    try {
+      return (await this.read(parentTaskId)).subtasks.some((s) => s.task_id === subtaskId);
+    } catch (error) {
+      return !(error instanceof OrchestratorError && error.code === 'TASK_NOT_FOUND');
+    }
   }
 
   async list(options: { includeArchived: boolean }): Promise<ParentSummary[]> {
