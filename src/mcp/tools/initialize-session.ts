@@ -2,11 +2,11 @@ import * as z from 'zod';
 import type { McpServer } from '@modelcontextprotocol/server';
 import type { Logger } from '../../app/ports.js';
 import { ACTIVE_TASKS_PAGE, type InitializeSessionResult } from '../../app/initialize-session.js';
-import type { ProjectHost } from '../project-host.js';
+import type { ToolHost } from '../project-host.js';
 import { runTool } from '../tool-result.js';
 import { countsSchema, progressSchema, storageProblemSchema, subtaskBriefSchema } from './shared-schemas.js';
 
-export function registerInitializeSession(server: McpServer, host: ProjectHost, logger: Logger): void {
+export function registerInitializeSession(server: McpServer, host: ToolHost, logger: Logger): void {
   server.registerTool(
     'orchestrator_initialize_session',
     {
