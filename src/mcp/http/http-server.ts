@@ -230,27 +230,26 @@ function listenError(error: NodeJS.ErrnoException, host: string, port: number): 
 }
 
 /**
- * The body as text, or null when it is over `max` bytes. A declared Content-Length over it is refused
- * unread; a body that grows past it stops being kept (the rest is read and dropped, so that the client
- * can finish sending and read the 413).
+ * A body over the limit is read to its end and dropped, up to this much: a client answered while it is
+ * still sending gets its connection reset and never reads the 413. Beyond it, the client is cut off.
  */
+const DISCARD_LIMIT = 64 * 1024 * 1024;
+
+/** The body as text, or null when it is over `max` bytes (then read to its end and dropped, see DISCARD_LIMIT). */
 async function readBody(req: IncomingMessage, max: number): Promise<string | null> {
-  if (Number(req.headers['content-length']) > max) {
-    req.resume();
-    return null;
-  }
+  const declared = Number(req.headers['content-length']);
+  if (declared > DISCARD_LIMIT) return null;
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    const onData = (chunk: Buffer) => {
+    let tooLarge = declared > max;
+    req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size <= max) return void chunks.push(chunk);
-      req.off('data', onData);
-      req.resume();
-      resolve(null);
-    };
-    req.on('data', onData);
-    req.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+      if (size > max) tooLarge = true;
+      if (!tooLarge) chunks.push(chunk);
+      else if (size > DISCARD_LIMIT) resolve(null); // answered now; the connection closes after the 413
+    });
+    req.once('end', () => resolve(tooLarge ? null : Buffer.concat(chunks).toString('utf8')));
     req.once('error', reject);
   });
 }
