@@ -110,10 +110,11 @@ program
   .option('--name <name>', 'the server\'s name in the configuration', 'task-orchestrator')
   .option('--npx', 'start the server with "npx -y mcp-task-orchestrator serve" instead of this installation')
   .option('--base-dir <dir>', 'the project (default: the current folder): where project-scoped files go; user-wide files name it in MCP_TASK_ORCHESTRATOR_BASE_DIR')
+  .option('--http <url>', 'connect to a running "serve --http" at this URL instead of starting a server (claude-code, cursor, vscode, windsurf); the token is taken from MCP_TASK_ORCHESTRATOR_HTTP_TOKEN, never written into the file')
   .addOption(new Option('--platform <platform>', 'write the file for another platform').choices(['linux', 'darwin', 'win32']).hideHelp())
   .addHelpText(
     'after',
-    `${examples('setup claude-code', 'setup claude-desktop --print', 'setup vscode --scope user', 'setup cursor --base-dir ~/code/my-project', 'setup windsurf --base-dir ~/code/my-project --scope user')}
+    `${examples('setup claude-code', 'setup claude-desktop --print', 'setup vscode --scope user', 'setup cursor --base-dir ~/code/my-project', 'setup windsurf --base-dir ~/code/my-project --scope user', `setup claude-code --http http://127.0.0.1:${DEFAULT_HTTP_PORT}/mcp`)}
 
 Files: claude-code .mcp.json (user: ~/.claude.json), claude-desktop claude_desktop_config.json,
 cursor .cursor/mcp.json (user: ~/.cursor/mcp.json), vscode .vscode/mcp.json (user: the profile's mcp.json),

@@ -1,7 +1,8 @@
 import { DEFAULT_HTTP_PORT, HTTP_TOKEN_VARIABLE, InvalidSettingError, MIN_REMOTE_TOKEN_LENGTH, readHttpSettings, type HttpSettings, type Settings } from '../config.js';
 import { FileLogger } from '../logging/logger.js';
 import { McpHttpServer } from '../mcp/http/http-server.js';
-import { allowedOriginHostname, isLoopback } from '../mcp/http/request-checks.js';
+import { isLoopback } from '../mcp/http/endpoint.js';
+import { allowedOriginHostname } from '../mcp/http/request-checks.js';
 import { resolveToken, type TokenSource } from '../mcp/http/token.js';
 import { ProjectHost } from '../mcp/project-host.js';
 import { createServer } from '../mcp/server.js';

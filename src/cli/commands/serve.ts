@@ -18,7 +18,7 @@ export interface ServeOptions extends BaseOptions {
 /** --port, --host and --allowed-origin without --http would be silently ignored: say so instead. */
 function refuseHttpOnlyOptions(options: ServeOptions): void {
   const given = [options.port !== undefined && '--port', options.host !== undefined && '--host', options.allowedOrigin?.length && '--allowed-origin'].filter(Boolean);
-  if (given.length) throw new UsageError(`${given.join(', ')} only apply to the server over HTTP: add --http.`);
+  if (given.length) throw new UsageError(`${given.join(', ')} ${given.length === 1 ? 'applies' : 'apply'} only to the server over HTTP: add --http.`);
 }
 
 /**

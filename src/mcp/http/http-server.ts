@@ -2,12 +2,10 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import type { AddressInfo } from 'node:net';
 import { isInitializeRequest, type McpServer } from '@modelcontextprotocol/server';
 import type { Logger } from '../../app/ports.js';
-import { corsHeaders, isWildcard, originPolicy, passesOriginPolicy, preflightHeaders, urlHostname } from './request-checks.js';
+import { HEALTH_PATH, isWildcard, MCP_PATH, urlHostname } from './endpoint.js';
+import { corsHeaders, originPolicy, passesOriginPolicy, preflightHeaders } from './request-checks.js';
 import { SessionRegistry, type HttpSession } from './sessions.js';
 import { bearerMatches } from './token.js';
-
-export const MCP_PATH = '/mcp';
-export const HEALTH_PATH = '/healthz';
 
 export interface HttpLimits {
   maxBodyBytes: number;

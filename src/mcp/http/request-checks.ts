@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { isIP } from 'node:net';
 import os from 'node:os';
 import { hostHeaderValidation, originValidation } from '@modelcontextprotocol/node';
 import { localhostAllowedHostnames, localhostAllowedOrigins } from '@modelcontextprotocol/server';
+import { isWildcard, urlHostname } from './endpoint.js';
 
 /**
  * DNS-rebinding protection. A web page can make a browser send requests to 127.0.0.1 under a name the
@@ -16,24 +16,6 @@ export interface OriginPolicy {
   originHostnames: string[];
 }
 
-/** Whether an address is this machine only (nothing else can connect to it). */
-export function isLoopback(host: string): boolean {
-  const bare = host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
-  return bare === 'localhost' || bare === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(bare) || bare === '::ffff:127.0.0.1';
-}
-
-/** 0.0.0.0 or ::: every address of the machine. */
-export function isWildcard(host: string): boolean {
-  const bare = host.replace(/^\[(.*)\]$/, '$1');
-  return bare === '0.0.0.0' || bare === '::' || bare === '0:0:0:0:0:0:0:0';
-}
-
-/** A hostname as URL parsing writes it: IPv6 in brackets, names in lower case. */
-export function urlHostname(host: string): string {
-  const bare = host.replace(/^\[(.*)\]$/, '$1');
-  return isIP(bare) === 6 ? `[${bare.toLowerCase()}]` : bare.toLowerCase();
-}
-
 /**
  * The hostname an --allowed-origin value names ("https://tasks.example.com", "tasks.example.com:8443",
  * "tasks.example.com"), kept as the SDK's `<scheme>://*` form for browser extensions; null when it names none.
@@ -43,7 +25,7 @@ export function allowedOriginHostname(value: string): string | null {
   if (/^[a-z][a-z0-9+.-]*:\/\/\*$/.test(text) && !/^https?:/.test(text)) return text;
   try {
     const url = new URL(text.includes('://') ? text : `http://${text}`);
-    if (!url.hostname || url.pathname.length > 1 || url.search || url.hash || url.username) return null;
+    if (!url.hostname || url.hostname.includes('*') || url.pathname.length > 1 || url.search || url.hash || url.username) return null;
     return url.hostname;
   } catch {
     return null;
