@@ -20,7 +20,7 @@ export function registerInitializeSession(server: McpServer, host: ToolHost, log
         working_directory: z
           .string()
           .optional()
-          .describe('Absolute path of the project folder whose .task_orchestrator/ holds the tasks. Needed when the client starts the server outside the project; ignored when MCP_TASK_ORCHESTRATOR_BASE_DIR is set.'),
+          .describe('Absolute path of the project folder whose .task_orchestrator/ holds the tasks. Needed when the client starts the server outside the project; ignored when MCP_TASK_ORCHESTRATOR_BASE_DIR is set and by a server over HTTP, which serves the project it was started in.'),
         cursor: z.string().optional().describe('next_cursor from the previous reply, for the next page of unfinished tasks. Leave it out for the first page.'),
       }),
       outputSchema: z.looseObject({
