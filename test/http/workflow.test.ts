@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport as V1HttpTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { samplePlan, tempProject, TOOL_NAMES } from '../mcp/harness.js';
 import { connectHttp, startServer, type HttpServerProcess } from './harness.js';
 
@@ -22,7 +24,9 @@ test('over HTTP the whole workflow runs: initialize, plan, execute and complete 
     const tools = await mcp.client.listTools();
     assert.deepEqual(tools.tools.map((t) => t.name).sort(), TOOL_NAMES, 'the same tools as over stdio');
 
-    const session = await mcp.call('orchestrator_initialize_session', { working_directory: path.join(project.dir, 'elsewhere') });
+    const elsewhere = path.join(project.dir, 'elsewhere');
+    await mkdir(elsewhere);
+    const session = await mcp.call('orchestrator_initialize_session', { working_directory: elsewhere });
     assert.equal(session.isError, false, session.text);
     assert.equal(session.data.base_dir, project.dir, 'the folder the server runs in; working_directory cannot move a shared server');
 
@@ -46,4 +50,22 @@ test('over HTTP the whole workflow runs: initialize, plan, execute and complete 
     await mcp.close();
   }
   assert.equal(server.stdout(), '', 'nothing on stdout');
+});
+
+test('a client on SDK v1 (what most MCP clients ship) connects over HTTP with the token and gets the same tools and refusals', async () => {
+  const transport = new V1HttpTransport(server.url, { requestInit: { headers: { Authorization: `Bearer ${server.token}` } } });
+  const client = new V1Client({ name: 'v1', version: '1.0.0' });
+  await client.connect(transport);
+  try {
+    const tools = await client.listTools();
+    assert.deepEqual(tools.tools.map((t) => t.name).sort(), TOOL_NAMES);
+    const status = await client.callTool({ name: 'orchestrator_get_status', arguments: {} });
+    assert.equal(status.isError, undefined);
+    const refused = await client.callTool({ name: 'orchestrator_execute_subtask', arguments: { task_id: 'task_0000000000.1' } });
+    assert.equal(refused.isError, true);
+    assert.match((refused.content as { text: string }[])[0]!.text, /^TASK_NOT_FOUND: /);
+  } finally {
+    await transport.terminateSession();
+    await client.close();
+  }
 });

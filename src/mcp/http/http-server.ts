@@ -69,11 +69,6 @@ export class McpHttpServer {
     return new URL(`http://${shown}:${address.port}${MCP_PATH}`);
   }
 
-  /** Sessions open now (for tests and the log). */
-  get sessionCount(): number {
-    return this.sessions.size;
-  }
-
   /**
    * Stops accepting (the port is freed at once; requests on open connections get 503), waits up to
    * `drainMs` for the calls in flight to be answered, then ends every session and connection.
