@@ -19,7 +19,7 @@ const program = new Command()
 
 const examples = (...lines: string[]) => `\nExamples:\n${lines.map((l) => `  $ task-orchestrator ${l}`).join('\n')}`;
 
-const collect = (value: string, previous: string[]) => [...previous, value];
+const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 program
   .command('serve')
@@ -28,7 +28,7 @@ program
   .option('--http', 'serve MCP Streamable HTTP at /mcp instead of stdio (bearer token required; see README, "One server for many clients")')
   .option('--port <port>', `with --http: the port (default ${DEFAULT_HTTP_PORT}; 0 for any free one, printed on stderr)`)
   .option('--host <address>', 'with --http: the address to listen on (default 127.0.0.1; another one lets other machines connect and needs a token of at least 32 characters)')
-  .option('--allowed-origin <origin>', 'with --http: also accept requests whose Host or Origin names this (a reverse proxy\'s name, a browser client\'s origin); repeatable', collect, [])
+  .option('--allowed-origin <origin>', 'with --http: also accept requests whose Host or Origin names this (a reverse proxy\'s name, a browser client\'s origin); repeatable', collect)
   .addHelpText('after', `${examples('serve --base-dir ~/code/my-project', 'serve --http', 'serve --http --port 0 --base-dir ~/code/my-project', 'serve --http --host 0.0.0.0 --allowed-origin https://tasks.example.com')}
 
 With --http nothing is written to stdout; stderr starts with
