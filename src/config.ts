@@ -7,12 +7,15 @@ import { MAX_STALE_MS } from './store/file/lock.js';
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-/** A duration setting: its default and the values accepted, in milliseconds (README, "Configuration"). */
-export interface DurationBounds {
+/** A numeric setting: its default and the values accepted (README, "Configuration"). */
+export interface Bounds {
   default: number;
   min: number;
   max: number;
 }
+
+/** A duration setting's bounds, in milliseconds unless the setting says seconds. */
+export type DurationBounds = Bounds;
 
 /** A wait shorter than 0.1 s fails on any busy task; longer than 10 min outlasts every client's call timeout. */
 export const LOCK_TIMEOUT_BOUNDS: DurationBounds = { default: 10_000, min: 100, max: 600_000 };
@@ -90,6 +93,71 @@ function durationOf(env: NodeJS.ProcessEnv, name: string, bounds: DurationBounds
   if (n >= bounds.min && n <= bounds.max) return n;
   const ms = unit === 'seconds' ? 1_000 : 1;
   problems.push(`${name} is ${quote(value)}: use a whole number of ${unit} from ${bounds.min} (${inWords(bounds.min * ms)}) to ${bounds.max} (${inWords(bounds.max * ms)}), or leave it unset for ${bounds.default}.`);
+  return bounds.default;
+}
+
+/** `serve --http`: the port when --port is not given (README, "One server for many clients"). */
+export const DEFAULT_HTTP_PORT = 8808;
+/** A token shorter than this is refused for a server reachable from other machines (a non-loopback --host). */
+export const MIN_REMOTE_TOKEN_LENGTH = 32;
+/** A session unused this long is closed: 30 min outlasts a specialist's step between two calls; 1 s makes expiry testable. */
+export const HTTP_IDLE_SECONDS_BOUNDS: DurationBounds = { default: 1_800, min: 1, max: 86_400 };
+/** 10 MiB: the bound the stdio transport and clients put on one message; the tools' own text limits stay well below it. */
+export const HTTP_MAX_BODY_BYTES_BOUNDS: Bounds = { default: 10 * 1024 * 1024, min: 1_024, max: 100 * 1024 * 1024 };
+/** Sessions open at once: twice the 50 clients the server is tested with. */
+export const HTTP_MAX_SESSIONS_BOUNDS: Bounds = { default: 100, min: 1, max: 10_000 };
+/** Calls one session may have waiting for their replies: an assistant makes one at a time, a script a few. */
+export const HTTP_MAX_CALLS_BOUNDS: Bounds = { default: 8, min: 1, max: 1_000 };
+
+/** Settings of `serve --http` only, read from the environment (README, "One server for many clients"). */
+export interface HttpSettings {
+  /** MCP_TASK_ORCHESTRATOR_HTTP_TOKEN: the bearer token every request must carry; null: the token file's. */
+  token: string | null;
+  /** MCP_TASK_ORCHESTRATOR_HTTP_IDLE_SECONDS, in ms: a session with no request for this long is closed. */
+  idleMs: number;
+  /** MCP_TASK_ORCHESTRATOR_HTTP_MAX_BODY_BYTES: a larger request body is refused with 413. */
+  maxBodyBytes: number;
+  /** MCP_TASK_ORCHESTRATOR_HTTP_MAX_SESSIONS: one more initialize is refused with 503. */
+  maxSessions: number;
+  /** MCP_TASK_ORCHESTRATOR_HTTP_MAX_CALLS_PER_SESSION: one more call in flight in a session is refused with 429. */
+  maxCallsPerSession: number;
+}
+
+export const HTTP_TOKEN_VARIABLE = 'MCP_TASK_ORCHESTRATOR_HTTP_TOKEN';
+
+/** Reads the HTTP settings with the same strictness as readSettings: every invalid value in one message. */
+export function readHttpSettings(env: NodeJS.ProcessEnv = process.env): HttpSettings {
+  const problems: string[] = [];
+  const settings: HttpSettings = {
+    token: tokenOf(env, problems),
+    idleMs: durationOf(env, 'MCP_TASK_ORCHESTRATOR_HTTP_IDLE_SECONDS', HTTP_IDLE_SECONDS_BOUNDS, problems, 'seconds') * 1_000,
+    maxBodyBytes: countOf(env, 'MCP_TASK_ORCHESTRATOR_HTTP_MAX_BODY_BYTES', HTTP_MAX_BODY_BYTES_BOUNDS, 'bytes', problems),
+    maxSessions: countOf(env, 'MCP_TASK_ORCHESTRATOR_HTTP_MAX_SESSIONS', HTTP_MAX_SESSIONS_BOUNDS, 'sessions', problems),
+    maxCallsPerSession: countOf(env, 'MCP_TASK_ORCHESTRATOR_HTTP_MAX_CALLS_PER_SESSION', HTTP_MAX_CALLS_BOUNDS, 'calls', problems),
+  };
+  if (problems.length) throw new InvalidSettingError(problems.join('\n'));
+  return settings;
+}
+
+/**
+ * The token as it will travel in `Authorization: Bearer <token>`: visible ASCII without spaces (what
+ * a header carries unaltered). Its value never appears in a message, only its length.
+ */
+function tokenOf(env: NodeJS.ProcessEnv, problems: string[]): string | null {
+  const value = env[HTTP_TOKEN_VARIABLE];
+  if (value === undefined || value === '') return null;
+  if (/^[\x21-\x7e]+$/.test(value)) return value;
+  problems.push(`${HTTP_TOKEN_VARIABLE} holds spaces, control or non-ASCII characters (${value.length} characters; its value is not shown): use letters, digits and punctuation only, at least ${MIN_REMOTE_TOKEN_LENGTH} of them (e.g. the output of "openssl rand -base64 32"), or leave it unset to use the generated token file.`);
+  return null;
+}
+
+/** A whole number of `unit` within the bounds. */
+function countOf(env: NodeJS.ProcessEnv, name: string, bounds: Bounds, unit: string, problems: string[]): number {
+  const value = nonEmpty(env[name]);
+  if (value === null) return bounds.default;
+  const n = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+  if (n >= bounds.min && n <= bounds.max) return n;
+  problems.push(`${name} is ${quote(value)}: use a whole number of ${unit} from ${bounds.min} to ${bounds.max}, or leave it unset for ${bounds.default}.`);
   return bounds.default;
 }
 

@@ -14,7 +14,7 @@ export interface AppContext {
   owner: ActiveOwner;
   /** Whether the process that marked a subtask active is still running. */
   isOwnerAlive(owner: ActiveOwner): boolean;
-  /** The agent of calls that name none: this MCP session (one per server process). */
+  /** The agent of calls that name none: this MCP session (one per stdio server process, one per HTTP session). */
   sessionAgentId: string;
   /** How long execute_subtask gives a subtask to its agent (MCP_TASK_ORCHESTRATOR_LEASE_SECONDS). */
   leaseMs: number;

@@ -2,7 +2,7 @@ import { recordTransition, type EventSource } from '../domain/history.js';
 import type { ParentTask } from '../domain/model.js';
 import { nowIso, type AppContext } from './context.js';
 
-/** Who history events name as their agent when the call named none: the MCP session (one per stdio server). */
+/** Who history events name as their agent when the call named none: the MCP session (one per stdio server, one per HTTP session). */
 export function historyAgent(ctx: AppContext): string {
   return ctx.sessionAgentId;
 }

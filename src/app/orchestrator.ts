@@ -13,6 +13,14 @@ import { synthesizeResults } from './synthesize-results.js';
 export class Orchestrator {
   constructor(readonly ctx: AppContext) {}
 
+  /**
+   * The same use cases on the same store, with `agentId` as the agent of calls that name none: each
+   * HTTP session is its own agent for leases and history, while stdio has one per process.
+   */
+  actingAs(agentId: string): Orchestrator {
+    return new Orchestrator({ ...this.ctx, sessionAgentId: agentId });
+  }
+
   initializeSession(request: { cursor?: string } = {}) {
     return initializeSession(this.ctx, request);
   }

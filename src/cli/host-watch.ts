@@ -13,7 +13,29 @@ export function watchHost(onGone: (reason: string) => void): void {
   process.stdin.on('error', (error) => onGone(`reading stdin failed (${describe(error)}): the client is gone`));
   process.stdout.on('error', (error) => onGone(`writing to stdout failed (${describe(error)}): the client is gone`));
   process.stderr.on('error', (error) => onGone(`writing to stderr failed (${describe(error)}): the client is gone`));
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => onGone(`signal ${signal}`));
+  watchSignals(onGone);
+}
+
+/**
+ * SIGINT, SIGTERM and SIGHUP: shut down. All a server over HTTP watches for: it has no host on the
+ * other end of its pipes, and keeps serving when stdin closes (started with `nohup` or `&`, say).
+ */
+export function watchSignals(onSignal: (reason: string) => void): void {
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => onSignal(`signal ${signal}`));
+}
+
+/**
+ * Logs uncaught exceptions and unhandled rejections; a stream of them (something failing in a loop)
+ * shuts the server down instead of filling the log.
+ */
+export function surviveUncaught(logger: { error(message: string, data?: Record<string, unknown>): void }, onStorm: (reason: string) => void): void {
+  const storm = new ExceptionStorm();
+  const uncaught = (what: string, error: unknown) => {
+    logger.error(`${what}: ${(error as Error)?.message ?? String(error)}`, { stack: (error as Error)?.stack });
+    if (storm.record()) onStorm(`uncaught errors keep coming (the last: ${(error as Error)?.message ?? String(error)})`);
+  };
+  process.on('uncaughtException', (error) => uncaught('Uncaught exception', error));
+  process.on('unhandledRejection', (error) => uncaught('Unhandled rejection', error));
 }
 
 function describe(error: NodeJS.ErrnoException): string {

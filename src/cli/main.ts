@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
+import { DEFAULT_HTTP_PORT } from '../config.js';
 import { VERSION } from '../version.js';
 import { BASE_DIR_HELP, EXIT, exitQuietlyOnClosedPipe, runCommand } from './run.js';
 
@@ -18,16 +19,27 @@ const program = new Command()
 
 const examples = (...lines: string[]) => `\nExamples:\n${lines.map((l) => `  $ task-orchestrator ${l}`).join('\n')}`;
 
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
 program
   .command('serve')
-  .description('Run the MCP server on stdio (what MCP clients start)')
+  .description('Run the MCP server on stdio (what MCP clients start), or with --http one server for many clients')
   .option('--base-dir <dir>', BASE_DIR_HELP)
-  .addHelpText('after', examples('serve --base-dir ~/code/my-project'))
+  .option('--http', 'serve MCP Streamable HTTP at /mcp instead of stdio (bearer token required; see README, "One server for many clients")')
+  .option('--port <port>', `with --http: the port (default ${DEFAULT_HTTP_PORT}; 0 for any free one, printed on stderr)`)
+  .option('--host <address>', 'with --http: the address to listen on (default 127.0.0.1; another one lets other machines connect and needs a token of at least 32 characters)')
+  .option('--allowed-origin <origin>', 'with --http: also accept requests whose Host or Origin names this (a reverse proxy\'s name, a browser client\'s origin); repeatable', collect)
+  .addHelpText('after', `${examples('serve --base-dir ~/code/my-project', 'serve --http', 'serve --http --port 0 --base-dir ~/code/my-project', 'serve --http --host 0.0.0.0 --allowed-origin https://tasks.example.com')}
+
+With --http nothing is written to stdout; stderr starts with
+  task-orchestrator: serving MCP over HTTP at http://127.0.0.1:${DEFAULT_HTTP_PORT}/mcp
+  task-orchestrator: bearer token in <project>/.task_orchestrator/http-token   (or: from MCP_TASK_ORCHESTRATOR_HTTP_TOKEN)
+SIGTERM or SIGINT stops it after the calls in flight (within 10 s). A port in use exits with 1.`)
   // Through runCommand, so that an invalid setting ends it at start with the message and exit code 2.
-  .action((options: { baseDir?: string }) =>
+  .action((options: { baseDir?: string; http?: boolean; port?: string; host?: string; allowedOrigin?: string[] }) =>
     runCommand(async () => {
       await (await import('./commands/serve.js')).serve(options);
-      return EXIT.OK; // serving goes on until the client closes stdin
+      return EXIT.OK; // serving goes on until the client closes stdin (over HTTP: until a signal)
     }),
   );
 
@@ -98,10 +110,11 @@ program
   .option('--name <name>', 'the server\'s name in the configuration', 'task-orchestrator')
   .option('--npx', 'start the server with "npx -y mcp-task-orchestrator serve" instead of this installation')
   .option('--base-dir <dir>', 'the project (default: the current folder): where project-scoped files go; user-wide files name it in MCP_TASK_ORCHESTRATOR_BASE_DIR')
+  .option('--http <url>', 'connect to a running "serve --http" at this URL instead of starting a server (claude-code, cursor, vscode, windsurf); the token is taken from MCP_TASK_ORCHESTRATOR_HTTP_TOKEN, never written into the file')
   .addOption(new Option('--platform <platform>', 'write the file for another platform').choices(['linux', 'darwin', 'win32']).hideHelp())
   .addHelpText(
     'after',
-    `${examples('setup claude-code', 'setup claude-desktop --print', 'setup vscode --scope user', 'setup cursor --base-dir ~/code/my-project', 'setup windsurf --base-dir ~/code/my-project --scope user')}
+    `${examples('setup claude-code', 'setup claude-desktop --print', 'setup vscode --scope user', 'setup cursor --base-dir ~/code/my-project', 'setup windsurf --base-dir ~/code/my-project --scope user', `setup claude-code --http http://127.0.0.1:${DEFAULT_HTTP_PORT}/mcp`)}
 
 Files: claude-code .mcp.json (user: ~/.claude.json), claude-desktop claude_desktop_config.json,
 cursor .cursor/mcp.json (user: ~/.cursor/mcp.json), vscode .vscode/mcp.json (user: the profile's mcp.json),

@@ -24,9 +24,10 @@ export interface Launch {
  * How the server learns which project it works on:
  * - `start-folder`: the client starts it in the project (Claude Code: the folder `claude` runs in);
  * - `workspace-folder`: the entry says `${workspaceFolder}`, which the client expands to the folder it has open;
- * - `fixed`: the entry names the folder (MCP_TASK_ORCHESTRATOR_BASE_DIR), for clients that start servers elsewhere.
+ * - `fixed`: the entry names the folder (MCP_TASK_ORCHESTRATOR_BASE_DIR), for clients that start servers elsewhere;
+ * - `remote`: the entry connects to a running server (serve --http), which works on the folder it was started in.
  */
-export type ProjectBinding = 'start-folder' | 'workspace-folder' | 'fixed';
+export type ProjectBinding = 'start-folder' | 'workspace-folder' | 'fixed' | 'remote';
 
 export interface ClientTarget {
   client: ClientName;
@@ -39,7 +40,31 @@ export interface ClientTarget {
   key: 'mcpServers' | 'servers';
   name: string;
   entry: Record<string, unknown>;
+  /** VS Code's top-level "inputs" the entry refers to (by id), merged beside the server map. */
+  inputs?: ClientInput[];
 }
+
+/** A VS Code input variable: asked for once, then kept in VS Code's secret storage. */
+export interface ClientInput {
+  type: 'promptString';
+  id: string;
+  description: string;
+  password: true;
+}
+
+/** The variable an HTTP entry reads the bearer token from, in the clients that expand variables in their files. */
+export const TOKEN_VARIABLE = 'MCP_TASK_ORCHESTRATOR_HTTP_TOKEN';
+
+/**
+ * How a client connects to a server at a URL, with the token kept out of its file (each client's
+ * documented syntax): `environment` clients expand a variable when they start, `prompt` (VS Code) asks
+ * once and keeps it in its secret storage. A string: why the client cannot take such an entry.
+ */
+type RemoteSpec =
+  | { token: 'environment' | 'prompt'; entry(url: string, inputId: string): Record<string, unknown>; inputs?(inputId: string): ClientInput[] }
+  | string;
+
+const bearer = (reference: string) => ({ Authorization: `Bearer ${reference}` });
 
 interface ClientSpec {
   product: string;
@@ -56,6 +81,7 @@ interface ClientSpec {
   key: ClientTarget['key'];
   /** Fields the client expects besides command, args and env. */
   extra: Record<string, unknown>;
+  remote: RemoteSpec;
 }
 
 /**
@@ -65,12 +91,38 @@ interface ClientSpec {
  * their own choosing (Claude Desktop: "/"), so the entry names the project.
  */
 const SPECS: Record<ClientName, ClientSpec> = {
-  'claude-code': { product: 'Claude Code', shellPath: true, scopes: { project: 'start-folder', user: 'start-folder' }, file: (e, s) => (s === 'project' ? path.join(e.projectDir, '.mcp.json') : path.join(e.home, '.claude.json')), key: 'mcpServers', extra: { type: 'stdio' } },
-  'claude-desktop': { product: 'Claude Desktop', shellPath: false, scopes: { user: 'fixed' }, file: (e) => path.join(appSupport(e), 'Claude', 'claude_desktop_config.json'), key: 'mcpServers', extra: {} },
-  cursor: { product: 'Cursor', shellPath: true, scopes: { project: 'workspace-folder', user: 'fixed' }, file: (e, s) => path.join(s === 'project' ? e.projectDir : e.home, '.cursor', 'mcp.json'), key: 'mcpServers', extra: {} },
-  vscode: { product: 'VS Code', shellPath: true, scopes: { project: 'workspace-folder', user: 'fixed' }, file: (e, s) => (s === 'project' ? path.join(e.projectDir, '.vscode', 'mcp.json') : path.join(vsCodeUserDir(e), 'mcp.json')), key: 'servers', extra: { type: 'stdio' } },
-  windsurf: { product: 'Windsurf', shellPath: true, scopes: { user: 'fixed' }, file: (e) => path.join(e.home, '.codeium', 'windsurf', 'mcp_config.json'), key: 'mcpServers', extra: {} },
-  cline: { product: 'Cline', shellPath: true, scopes: { user: 'fixed' }, file: (e) => path.join(vsCodeUserDir(e), 'globalStorage', 'saoudrizwan.claude-dev', 'settings', 'cline_mcp_settings.json'), key: 'mcpServers', extra: { disabled: false } },
+  'claude-code': {
+    product: 'Claude Code', shellPath: true, scopes: { project: 'start-folder', user: 'start-folder' }, file: (e, s) => (s === 'project' ? path.join(e.projectDir, '.mcp.json') : path.join(e.home, '.claude.json')), key: 'mcpServers', extra: { type: 'stdio' },
+    // Claude Code expands ${VAR} in url and headers of .mcp.json.
+    remote: { token: 'environment', entry: (url) => ({ type: 'http', url, headers: bearer(`\${${TOKEN_VARIABLE}}`) }) },
+  },
+  'claude-desktop': {
+    product: 'Claude Desktop', shellPath: false, scopes: { user: 'fixed' }, file: (e) => path.join(appSupport(e), 'Claude', 'claude_desktop_config.json'), key: 'mcpServers', extra: {},
+    remote: 'its configuration file only starts local servers (servers at a URL are added in its Settings, under Connectors, which sign in with OAuth rather than send a bearer token)',
+  },
+  cursor: {
+    product: 'Cursor', shellPath: true, scopes: { project: 'workspace-folder', user: 'fixed' }, file: (e, s) => path.join(s === 'project' ? e.projectDir : e.home, '.cursor', 'mcp.json'), key: 'mcpServers', extra: {},
+    // Cursor interpolates ${env:NAME} in url and headers.
+    remote: { token: 'environment', entry: (url) => ({ url, headers: bearer(`\${env:${TOKEN_VARIABLE}}`) }) },
+  },
+  vscode: {
+    product: 'VS Code', shellPath: true, scopes: { project: 'workspace-folder', user: 'fixed' }, file: (e, s) => (s === 'project' ? path.join(e.projectDir, '.vscode', 'mcp.json') : path.join(vsCodeUserDir(e), 'mcp.json')), key: 'servers', extra: { type: 'stdio' },
+    // VS Code's documented place for secrets in mcp.json: an input, asked for once and kept in its secret storage.
+    remote: {
+      token: 'prompt',
+      entry: (url, inputId) => ({ type: 'http', url, headers: bearer(`\${input:${inputId}}`) }),
+      inputs: (inputId) => [{ type: 'promptString', id: inputId, description: 'Bearer token of the task-orchestrator HTTP server (its .task_orchestrator/http-token, or MCP_TASK_ORCHESTRATOR_HTTP_TOKEN)', password: true }],
+    },
+  },
+  windsurf: {
+    product: 'Windsurf', shellPath: true, scopes: { user: 'fixed' }, file: (e) => path.join(e.home, '.codeium', 'windsurf', 'mcp_config.json'), key: 'mcpServers', extra: {},
+    // Windsurf names the URL serverUrl and interpolates ${env:NAME} in it and in headers.
+    remote: { token: 'environment', entry: (url) => ({ serverUrl: url, headers: bearer(`\${env:${TOKEN_VARIABLE}}`) }) },
+  },
+  cline: {
+    product: 'Cline', shellPath: true, scopes: { user: 'fixed' }, file: (e) => path.join(vsCodeUserDir(e), 'globalStorage', 'saoudrizwan.claude-dev', 'settings', 'cline_mcp_settings.json'), key: 'mcpServers', extra: { disabled: false },
+    remote: 'its settings file can name a URL ("type": "streamableHttp") but expands no variable in its headers, so the token would have to be written into the file, which setup does not do',
+  },
 };
 
 export function isClient(name: string): name is ClientName {
@@ -122,4 +174,27 @@ function appSupport(env: ClientEnvironment): string {
 
 function vsCodeUserDir(env: ClientEnvironment): string {
   return path.join(appSupport(env), 'Code', 'User');
+}
+
+/** How the person gives the token to a client's HTTP entry: from the environment, or when the client asks. */
+export type TokenDelivery = 'environment' | 'prompt';
+
+/** Why `client` cannot take an HTTP entry, or null when it can. */
+export function remoteRefusal(client: ClientName): string | null {
+  const remote = SPECS[client].remote;
+  return typeof remote === 'string' ? remote : null;
+}
+
+/**
+ * The file to change and the entry that connects to a running server at `url` (serve --http). The
+ * server decides the project; the entry names none. The token stays out of the file (see RemoteSpec).
+ */
+export function clientHttpTarget(client: ClientName, options: { scope: Scope; name: string; url: string }, env: ClientEnvironment): ClientTarget & { token: TokenDelivery } {
+  const spec = SPECS[client];
+  const remote = spec.remote;
+  if (typeof remote === 'string') throw new Error(`${spec.product} cannot connect to a URL: ${remote}`);
+  const scope = resolveScope(client, options.scope);
+  const inputId = `${options.name.replace(/[^A-Za-z0-9_-]+/g, '-')}-token`;
+  const inputs = remote.inputs?.(inputId);
+  return { client, product: spec.product, scope, binding: 'remote', file: spec.file(env, scope), key: spec.key, name: options.name, entry: remote.entry(options.url, inputId), ...(inputs ? { inputs } : {}), token: remote.token };
 }

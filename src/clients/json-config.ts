@@ -30,18 +30,28 @@ export function isRefused(plan: MergePlan): plan is RefusedPlan {
 }
 
 /** Only where the entry goes matters here, not which client it is for. */
-export async function planMerge(target: Pick<ClientTarget, 'file' | 'key' | 'name' | 'entry'>): Promise<MergePlan> {
+export async function planMerge(target: Pick<ClientTarget, 'file' | 'key' | 'name' | 'entry' | 'inputs'>): Promise<MergePlan> {
   const existing = await readIfExists(target.file);
-  if (existing === null) return { status: 'create', file: target.file, text: render({ [target.key]: { [target.name]: target.entry } }), original: null, otherServers: [] };
+  const inputs = target.inputs ? { inputs: target.inputs } : {};
+  if (existing === null) return { status: 'create', file: target.file, text: render({ ...inputs, [target.key]: { [target.name]: target.entry } }), original: null, otherServers: [] };
   const parsed = parseConfig(existing, target.key);
   if (!parsed.ok) return { status: parsed.status, file: target.file, reason: parsed.reason };
   const config = parsed.value;
+  if (target.inputs && config.inputs !== undefined && !Array.isArray(config.inputs)) return { status: 'malformed', file: target.file, reason: 'its "inputs" is not a JSON array' };
   const servers = (config[target.key] ?? {}) as Record<string, unknown>;
   const previous = servers[target.name];
   const entry = mergeEntry(previous, target.entry);
-  const status = previous === undefined ? 'add' : JSON.stringify(previous) === JSON.stringify(entry) ? 'unchanged' : 'update';
-  const next = { ...config, [target.key]: { ...servers, [target.name]: entry } };
+  const mergedInputs = target.inputs ? { inputs: mergeInputs(config.inputs as unknown[] | undefined, target.inputs) } : {};
+  const same = JSON.stringify(previous) === JSON.stringify(entry) && (!target.inputs || JSON.stringify(config.inputs) === JSON.stringify(mergedInputs.inputs));
+  const status = previous === undefined ? 'add' : same ? 'unchanged' : 'update';
+  const next = { ...config, ...mergedInputs, [target.key]: { ...servers, [target.name]: entry } };
   return { status, file: target.file, text: render(next), original: existing, otherServers: Object.keys(servers).filter((n) => n !== target.name) };
+}
+
+/** The inputs with ours in place of any with the same id; the others kept, in their order. */
+function mergeInputs(existing: unknown[] | undefined, ours: { id: string }[]): unknown[] {
+  const ids = new Set(ours.map((i) => i.id));
+  return [...(existing ?? []).filter((i) => !(isObject(i) && typeof i.id === 'string' && ids.has(i.id))), ...ours];
 }
 
 /**
@@ -67,11 +77,22 @@ async function readIfExists(file: string): Promise<string | null> {
   });
 }
 
-/** Keeps what the user added to an existing entry (autoApprove, disabled, extra env variables). */
+/** What makes an entry start a local server, or reach one at a URL. */
+const LOCAL_KEYS = ['command', 'args', 'env', 'cwd', 'envFile'];
+const REMOTE_KEYS = ['url', 'serverUrl', 'headers'];
+
+/**
+ * Keeps what the user added to an existing entry (autoApprove, disabled, extra env variables). An entry
+ * that changes from a local server to a URL (or back) loses the keys of the other kind, which the
+ * client would otherwise take as a mixed, invalid entry.
+ */
 function mergeEntry(previous: unknown, entry: Record<string, unknown>): Record<string, unknown> {
   if (!isObject(previous)) return entry;
-  const env = { ...(isObject(previous.env) ? previous.env : {}), ...(isObject(entry.env) ? entry.env : {}) };
-  return { ...previous, ...entry, ...(Object.keys(env).length ? { env } : {}) };
+  const remote = REMOTE_KEYS.some((k) => k in entry);
+  const kept = Object.fromEntries(Object.entries(previous).filter(([k]) => !(remote ? LOCAL_KEYS : REMOTE_KEYS).includes(k)));
+  if (remote) return { ...kept, ...entry };
+  const env = { ...(isObject(kept.env) ? kept.env : {}), ...(isObject(entry.env) ? entry.env : {}) };
+  return { ...kept, ...entry, ...(Object.keys(env).length ? { env } : {}) };
 }
 
 type Parsed = { ok: true; value: Record<string, unknown> } | { ok: false; status: 'malformed' | 'has_comments'; reason: string };

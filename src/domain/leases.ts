@@ -27,7 +27,7 @@ export function checkAgentId(raw: unknown): Check<string | null> {
   return ok(id);
 }
 
-/** The agent of a call that names none: the MCP session, one per server process. */
+/** The agent of a call that names none on stdio: the MCP session, one per server process (each HTTP session has its own: src/mcp/http/sessions.ts). */
 export function sessionAgentId(instance: string): string {
   return `session-${instance}`;
 }

@@ -5,12 +5,18 @@ import { OrchestratorError } from '../domain/errors.js';
 import { projectDirProblem, type Settings } from '../config.js';
 import { openProject, type OpenProject } from '../compose/open-project.js';
 
+/** What the tools need of the server's project: its use cases, and moving to another folder. */
+export interface ToolHost {
+  orchestrator(): Promise<Orchestrator>;
+  moveTo(workingDirectory: string): Promise<void>;
+}
+
 /**
  * Holds the project the server works on. It opens lazily (the first tool call pays for loading the
  * index, not the handshake) and can be moved by initialize_session's working_directory, unless
  * MCP_TASK_ORCHESTRATOR_BASE_DIR fixes it.
  */
-export class ProjectHost {
+export class ProjectHost implements ToolHost {
   private opening: Promise<OpenProject> | null = null;
 
   /**
@@ -91,6 +97,22 @@ export class ProjectHost {
     this.baseDir = target;
     this.opening = null;
     if (previous) await (await previous.catch(() => null))?.close();
+  }
+
+  /**
+   * This project as one agent sees it: calls that name no agent_id act for `agentId` (an HTTP session),
+   * not for the process. The project, its store and its locks stay shared.
+   */
+  forAgent(agentId: string): ToolHost {
+    let cached: { shared: Orchestrator; own: Orchestrator } | null = null;
+    return {
+      orchestrator: async () => {
+        const shared = await this.orchestrator();
+        if (cached?.shared !== shared) cached = { shared, own: shared.actingAs(agentId) }; // the project may have moved
+        return cached.own;
+      },
+      moveTo: (workingDirectory) => this.moveTo(workingDirectory),
+    };
   }
 
   async close(): Promise<void> {

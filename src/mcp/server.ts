@@ -1,7 +1,7 @@
 import { McpServer } from '@modelcontextprotocol/server';
 import type { Logger } from '../app/ports.js';
 import { VERSION } from '../version.js';
-import type { ProjectHost } from './project-host.js';
+import type { ToolHost } from './project-host.js';
 import { refusingBadInput } from './tool-result.js';
 import { registerCompleteSubtask } from './tools/complete-subtask.js';
 import { registerExecuteSubtask } from './tools/execute-subtask.js';
@@ -12,8 +12,8 @@ import { registerMaintenance } from './tools/maintenance.js';
 import { registerPlanTask } from './tools/plan-task.js';
 import { registerSynthesizeResults } from './tools/synthesize-results.js';
 
-/** The MCP server with its tools, not yet connected to a transport (stdio in the CLI, in-memory in tests). */
-export function createServer(host: ProjectHost, logger: Logger): McpServer {
+/** The MCP server with its tools, not yet connected to a transport (stdio or, one per session, HTTP in the CLI; in-memory in tests). */
+export function createServer(host: ToolHost, logger: Logger): McpServer {
   const server = new McpServer(
     { name: 'task-orchestrator', version: VERSION },
     {

@@ -34,7 +34,8 @@ export async function tempProject(): Promise<{ dir: string; remove(): Promise<vo
   return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
 }
 
-function wrap(client: Client, onClose: () => Promise<void>): Connection {
+/** A connected official client as the tests use it: tool calls with their text, structured content and refusal code. */
+export function wrap(client: Client, onClose: () => Promise<void>): Connection {
   return {
     client,
     async call(name, args = {}) {

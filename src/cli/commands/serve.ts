@@ -3,16 +3,33 @@ import { chooseProjectFolder } from '../../config.js';
 import { createServer } from '../../mcp/server.js';
 import { ProjectHost } from '../../mcp/project-host.js';
 import { FileLogger } from '../../logging/logger.js';
-import { ExceptionStorm, SHUTDOWN_DEADLINE_MS, watchHost } from '../host-watch.js';
-import { settingsFor, type BaseOptions } from '../run.js';
+import { SHUTDOWN_DEADLINE_MS, surviveUncaught, watchHost } from '../host-watch.js';
+import { settingsFor, UsageError, type BaseOptions } from '../run.js';
 import { showServeBanner } from '../serve-banner.js';
 
+export interface ServeOptions extends BaseOptions {
+  /** Serve MCP Streamable HTTP (src/cli/serve-http.ts) instead of stdio. */
+  http?: boolean;
+  port?: string;
+  host?: string;
+  allowedOrigin?: string[];
+}
+
+/** --port, --host and --allowed-origin without --http would be silently ignored: say so instead. */
+function refuseHttpOnlyOptions(options: ServeOptions): void {
+  const given = [options.port !== undefined && '--port', options.host !== undefined && '--host', options.allowedOrigin?.length && '--allowed-origin'].filter(Boolean);
+  if (given.length) throw new UsageError(`${given.join(', ')} ${given.length === 1 ? 'applies' : 'apply'} only to the server over HTTP: add --http.`);
+}
+
 /**
- * `task-orchestrator serve`: the MCP server on stdio. stdout carries only protocol messages. An invalid
- * setting stops it at start (the message reaches the client's log); an unusable project folder does
- * not: each tool call then says why, so that the assistant can tell the user.
+ * `task-orchestrator serve`: the MCP server on stdio (with --http: over HTTP, see serve-http.ts).
+ * stdout carries only protocol messages. An invalid setting stops it at start (the message reaches the
+ * client's log); an unusable project folder does not: each tool call then says why, so that the
+ * assistant can tell the user.
  */
-export async function serve(options: BaseOptions): Promise<void> {
+export async function serve(options: ServeOptions): Promise<void> {
+  if (options.http) return (await import('../serve-http.js')).serveHttp(options);
+  refuseHttpOnlyOptions(options);
   showServeBanner();
   const settings = settingsFor(options);
   const logger = new FileLogger({ level: settings.logLevel, deferred: true });
@@ -40,13 +57,7 @@ export async function serve(options: BaseOptions): Promise<void> {
     process.exit(exitCode);
   };
   watchHost((reason) => void shutdown(reason));
-  const storm = new ExceptionStorm();
-  const uncaught = (what: string, error: unknown) => {
-    logger.error(`${what}: ${(error as Error)?.message ?? String(error)}`, { stack: (error as Error)?.stack });
-    if (storm.record()) void shutdown(`uncaught errors keep coming (the last: ${(error as Error)?.message ?? String(error)})`, 1);
-  };
-  process.on('uncaughtException', (error) => uncaught('Uncaught exception', error));
-  process.on('unhandledRejection', (error) => uncaught('Unhandled rejection', error));
+  surviveUncaught(logger, (reason) => void shutdown(reason, 1));
 
   // Say in the log why the connection ended, then exit: the SDK closes it on a request over 10 MiB,
   // the same bound clients put on messages (requests below it meet the tools' own text limits).

@@ -13,6 +13,8 @@ export interface SetupOptions extends BaseOptions {
   name: string;
   npx?: boolean;
   platform?: string;
+  /** The URL of a running `serve --http`: write an entry that connects to it (setup-http.ts). */
+  http?: string;
 }
 
 const PLATFORMS = ['linux', 'darwin', 'win32'];
@@ -20,6 +22,7 @@ const PLATFORMS = ['linux', 'darwin', 'win32'];
 /** `task-orchestrator setup <client>`: merges this server into an MCP client's configuration file. */
 export async function setup(client: string, options: SetupOptions): Promise<number> {
   if (!isClient(client)) throw new UsageError(`unknown client "${client}"; use one of ${CLIENTS.join(', ')}.`);
+  if (options.http !== undefined) return (await import('../setup-http.js')).setupHttp(client, { ...options, http: options.http });
   const scope = resolveScope(client, options.scope);
   const env = environment(options);
   const project = needsProjectFolder(client, scope, options) ? projectFolder(options) : null;
@@ -48,12 +51,12 @@ function needsProjectFolder(client: ClientName, scope: Scope, options: SetupOpti
  * "/" are refused: a server fixed there would mix every project's tasks, and a project file there
  * would apply to every folder below.
  */
-function projectFolder(options: SetupOptions): string {
+export function projectFolder(options: SetupOptions): string {
   return projectDir(settingsFor(options));
 }
 
 /** Home folder and platform come from HOME (or the OS) and --platform, so tests and other machines can aim elsewhere. */
-function environment(options: SetupOptions): Omit<ClientEnvironment, 'projectDir'> {
+export function environment(options: SetupOptions): Omit<ClientEnvironment, 'projectDir'> {
   const platform = options.platform ?? process.platform;
   if (!PLATFORMS.includes(platform)) throw new UsageError(`--platform must be one of ${PLATFORMS.join(', ')}; got "${platform}".`);
   return { home: process.env.HOME || os.homedir(), platform: platform as NodeJS.Platform, appData: process.env.APPDATA || null };
@@ -68,18 +71,18 @@ function preview(plan: WritablePlan, target: ClientTarget, launch: LaunchChoice)
   return EXIT.OK;
 }
 
-function refuse(plan: RefusedPlan, target: ClientTarget): number {
+export function refuse(plan: RefusedPlan, target: ClientTarget): number {
   warn(`error: ${plan.file} was left as it is: ${plan.reason}.`);
   warn(`${plan.status === 'has_comments' ? 'Add' : 'Fix the file, then run this again, or add'} this entry to it by hand:`);
   warn(snippet(target));
   return EXIT.PROBLEMS;
 }
 
-function snippet(target: ClientTarget): string {
-  return escapeJsonControlChars(JSON.stringify({ [target.key]: { [target.name]: target.entry } }, null, 2));
+export function snippet(target: ClientTarget): string {
+  return escapeJsonControlChars(JSON.stringify({ ...(target.inputs ? { inputs: target.inputs } : {}), [target.key]: { [target.name]: target.entry } }, null, 2));
 }
 
-function doneMessage(plan: WritablePlan, target: ClientTarget): string {
+export function doneMessage(plan: WritablePlan, target: ClientTarget): string {
   const kept = plan.otherServers.length ? ` (${plan.otherServers.length} other server(s) kept as they are)` : '';
   const what = { create: `Created ${plan.file} with`, add: `Added`, update: `Updated`, unchanged: 'Already configured:' }[plan.status];
   const where = plan.status === 'create' ? '' : ` ${plan.status === 'unchanged' ? 'in' : plan.status === 'add' ? 'to' : 'in'} ${plan.file}`;
@@ -102,5 +105,7 @@ function projectNote(target: ClientTarget): string {
       return `Tasks are kept in .task_orchestrator/ of the folder ${target.product} has open (\${workspaceFolder}).`;
     case 'start-folder':
       return `${target.product} starts the server in the folder you run it in: tasks are kept in .task_orchestrator/ there.`;
+    case 'remote':
+      return `Tasks are kept in .task_orchestrator/ of the folder the server at that URL was started in.`;
   }
 }

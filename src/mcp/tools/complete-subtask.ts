@@ -3,11 +3,11 @@ import type { McpServer } from '@modelcontextprotocol/server';
 import type { Logger } from '../../app/ports.js';
 import type { CompleteSubtaskResult } from '../../app/complete-subtask.js';
 import { ARTIFACT_TYPES, NEXT_ACTIONS } from '../../domain/model.js';
-import type { ProjectHost } from '../project-host.js';
+import type { ToolHost } from '../project-host.js';
 import { runTool } from '../tool-result.js';
 import { agentIdField, idempotencyKeyField, parentTaskIdField, progressSchema, subtaskBriefSchema } from './shared-schemas.js';
 
-export function registerCompleteSubtask(server: McpServer, host: ProjectHost, logger: Logger): void {
+export function registerCompleteSubtask(server: McpServer, host: ToolHost, logger: Logger): void {
   server.registerTool(
     'orchestrator_complete_subtask',
     {

@@ -2,11 +2,11 @@ import * as z from 'zod';
 import type { McpServer } from '@modelcontextprotocol/server';
 import type { Logger } from '../../app/ports.js';
 import type { ExecuteSubtaskResult } from '../../app/execute-subtask.js';
-import type { ProjectHost } from '../project-host.js';
+import type { ToolHost } from '../project-host.js';
 import { runTool } from '../tool-result.js';
 import { agentIdField, leaseSchema, parentTaskIdField } from './shared-schemas.js';
 
-export function registerExecuteSubtask(server: McpServer, host: ProjectHost, logger: Logger): void {
+export function registerExecuteSubtask(server: McpServer, host: ToolHost, logger: Logger): void {
   server.registerTool(
     'orchestrator_execute_subtask',
     {

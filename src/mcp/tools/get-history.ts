@@ -2,13 +2,13 @@ import * as z from 'zod';
 import type { McpServer } from '@modelcontextprotocol/server';
 import type { Logger } from '../../app/ports.js';
 import { DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT, type GetHistoryResult } from '../../app/get-history.js';
-import type { ProjectHost } from '../project-host.js';
+import type { ToolHost } from '../project-host.js';
 import { runTool } from '../tool-result.js';
 import { parentTaskIdField } from './shared-schemas.js';
 
 const eventSchema = z.looseObject({ at: z.string(), agent: z.string().nullable(), task_id: z.string(), from: z.string().nullable(), to: z.string(), revision: z.number(), note: z.string().optional() });
 
-export function registerGetHistory(server: McpServer, host: ProjectHost, logger: Logger): void {
+export function registerGetHistory(server: McpServer, host: ToolHost, logger: Logger): void {
   server.registerTool(
     'orchestrator_get_history',
     {

@@ -2,13 +2,13 @@ import * as z from 'zod';
 import type { McpServer } from '@modelcontextprotocol/server';
 import type { Logger } from '../../app/ports.js';
 import { DEFAULT_STATUS_LIMIT, MAX_STATUS_LIMIT, type GetStatusResult } from '../../app/get-status.js';
-import type { ProjectHost } from '../project-host.js';
+import type { ToolHost } from '../project-host.js';
 import { runTool } from '../tool-result.js';
 import { countsSchema, statusSchema, storageProblemSchema } from './shared-schemas.js';
 
 const row = z.looseObject({ task_id: z.string(), parent_task_id: z.string(), title: z.string(), status: statusSchema, specialist_type: z.string(), interrupted: z.boolean() });
 
-export function registerGetStatus(server: McpServer, host: ProjectHost, logger: Logger): void {
+export function registerGetStatus(server: McpServer, host: ToolHost, logger: Logger): void {
   server.registerTool(
     'orchestrator_get_status',
     {

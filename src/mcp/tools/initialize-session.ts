@@ -2,11 +2,11 @@ import * as z from 'zod';
 import type { McpServer } from '@modelcontextprotocol/server';
 import type { Logger } from '../../app/ports.js';
 import { ACTIVE_TASKS_PAGE, type InitializeSessionResult } from '../../app/initialize-session.js';
-import type { ProjectHost } from '../project-host.js';
+import type { ToolHost } from '../project-host.js';
 import { runTool } from '../tool-result.js';
 import { countsSchema, progressSchema, storageProblemSchema, subtaskBriefSchema } from './shared-schemas.js';
 
-export function registerInitializeSession(server: McpServer, host: ProjectHost, logger: Logger): void {
+export function registerInitializeSession(server: McpServer, host: ToolHost, logger: Logger): void {
   server.registerTool(
     'orchestrator_initialize_session',
     {
@@ -20,7 +20,7 @@ export function registerInitializeSession(server: McpServer, host: ProjectHost, 
         working_directory: z
           .string()
           .optional()
-          .describe('Absolute path of the project folder whose .task_orchestrator/ holds the tasks. Needed when the client starts the server outside the project; ignored when MCP_TASK_ORCHESTRATOR_BASE_DIR is set.'),
+          .describe('Absolute path of the project folder whose .task_orchestrator/ holds the tasks. Needed when the client starts the server outside the project; ignored when MCP_TASK_ORCHESTRATOR_BASE_DIR is set and by a server over HTTP, which serves the project it was started in.'),
         cursor: z.string().optional().describe('next_cursor from the previous reply, for the next page of unfinished tasks. Leave it out for the first page.'),
       }),
       outputSchema: z.looseObject({

@@ -2,10 +2,10 @@ import * as z from 'zod';
 import type { McpServer } from '@modelcontextprotocol/server';
 import type { Logger } from '../../app/ports.js';
 import { MAINTENANCE_ACTIONS, MAX_ITEMS_LISTED, type MaintenanceResult } from '../../app/maintenance.js';
-import type { ProjectHost } from '../project-host.js';
+import type { ToolHost } from '../project-host.js';
 import { runTool } from '../tool-result.js';
 
-export function registerMaintenance(server: McpServer, host: ProjectHost, logger: Logger): void {
+export function registerMaintenance(server: McpServer, host: ToolHost, logger: Logger): void {
   server.registerTool(
     'orchestrator_maintenance',
     {

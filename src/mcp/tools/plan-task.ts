@@ -3,7 +3,7 @@ import type { McpServer } from '@modelcontextprotocol/server';
 import type { Logger } from '../../app/ports.js';
 import type { PlanTaskResult } from '../../app/plan-task.js';
 import { COMPLEXITY_LEVELS } from '../../domain/model.js';
-import type { ProjectHost } from '../project-host.js';
+import type { ToolHost } from '../project-host.js';
 import { runTool } from '../tool-result.js';
 import { idempotencyKeyField } from './shared-schemas.js';
 
@@ -21,7 +21,7 @@ const planItem = z.object({
   estimated_effort: z.string().optional().describe('Rough effort, e.g. "30 minutes" or "2 hours".'),
 });
 
-export function registerPlanTask(server: McpServer, host: ProjectHost, logger: Logger): void {
+export function registerPlanTask(server: McpServer, host: ToolHost, logger: Logger): void {
   server.registerTool(
     'orchestrator_plan_task',
     {

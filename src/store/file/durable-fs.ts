@@ -132,10 +132,10 @@ async function syncAfterCommit(fs: DurableFs, dir: string): Promise<void> {
  * written to a temp file first and hard-linked into place, so no reader ever sees a half-written file.
  * `durable` adds the fsyncs (task files); locks skip them, since a lock need not survive power loss.
  */
-export async function createFileExclusive(target: string, data: string | Uint8Array, options: { durable: boolean }, fs: DurableFs = nodeFs): Promise<void> {
+export async function createFileExclusive(target: string, data: string | Uint8Array, options: { durable: boolean; mode?: number }, fs: DurableFs = nodeFs): Promise<void> {
   const temp = tempPathFor(target);
   try {
-    await writeTemp(fs, temp, data, options.durable);
+    await writeTemp(fs, temp, data, options.durable, options.mode); // a secret's temp is private from its first byte
     await fs.link(temp, target);
   } finally {
     await removeQuietly(fs, temp);
