@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
 import { VERSION } from '../version.js';
-import { BASE_DIR_HELP, EXIT, exitQuietlyOnClosedPipe, runCommand } from './run.js';
+import { BASE_DIR_HELP, DATABASE_URL_HELP, EXIT, exitQuietlyOnClosedPipe, runCommand } from './run.js';
 
 /**
  * The command line: wiring only. Each command lives in its own file under commands/, loaded when it
@@ -22,9 +22,10 @@ program
   .command('serve')
   .description('Run the MCP server on stdio (what MCP clients start)')
   .option('--base-dir <dir>', BASE_DIR_HELP)
-  .addHelpText('after', examples('serve --base-dir ~/code/my-project'))
+  .option('--database-url <url>', DATABASE_URL_HELP)
+  .addHelpText('after', examples('serve --base-dir ~/code/my-project', 'serve --database-url postgres://orchestrator@db.example.com/tasks?sslmode=verify-full'))
   // Through runCommand, so that an invalid setting ends it at start with the message and exit code 2.
-  .action((options: { baseDir?: string }) =>
+  .action((options: { baseDir?: string; databaseUrl?: string }) =>
     runCommand(async () => {
       await (await import('./commands/serve.js')).serve(options);
       return EXIT.OK; // serving goes on until the client closes stdin
@@ -37,6 +38,7 @@ program
   .option('--all', 'include completed and archived tasks')
   .option('--json', 'print the same data as JSON, for scripts')
   .option('--base-dir <dir>', BASE_DIR_HELP)
+  .option('--database-url <url>', DATABASE_URL_HELP)
   .addHelpText('after', examples('status', 'status --all', 'status --json | jq ".parents[].progress"'))
   .action((options) => runCommand(async () => (await import('./commands/status.js')).status(options)));
 
@@ -46,6 +48,7 @@ program
   .argument('<id>', 'a parent task id (task_...) or a subtask id (task_....3)')
   .option('--json', 'print it as JSON')
   .option('--base-dir <dir>', BASE_DIR_HELP)
+  .option('--database-url <url>', DATABASE_URL_HELP)
   .addHelpText('after', examples('show task_3f9a2c1b7e', 'show task_3f9a2c1b7e.2 --json'))
   .action((id: string, options) => runCommand(async () => (await import('./commands/show.js')).show(id, options)));
 
@@ -55,6 +58,7 @@ program
   .option('--fix', 'repair what is safe: set corrupted files aside with a report, clear dead locks, finish archives, remove stale temp files (never deletes task data)')
   .option('--json', 'print the findings as JSON')
   .option('--base-dir <dir>', BASE_DIR_HELP)
+  .option('--database-url <url>', DATABASE_URL_HELP)
   .addHelpText('after', `${examples('doctor', 'doctor --fix')}\n\nExit code 0 when healthy, 1 while problems remain. Safe while servers run: it uses their locks.`)
   .action((options) => runCommand(async () => (await import('./commands/doctor.js')).doctor(options)));
 
@@ -78,15 +82,18 @@ program
   .option('--older-than <duration>', 'only tasks completed at least this long ago: 30m, 12h, 7d, 2w, 1d12h')
   .option('--json', 'print what was archived as JSON')
   .option('--base-dir <dir>', BASE_DIR_HELP)
+  .option('--database-url <url>', DATABASE_URL_HELP)
   .addHelpText('after', examples('archive', 'archive --older-than 7d'))
   .action((options) => runCommand(async () => (await import('./commands/archive.js')).archive(options)));
 
 program
   .command('roles')
-  .description('List every specialist role, where it comes from, and the problems in the role files')
+  .description('List every specialist role, where it comes from, and the problems in the role files (in team mode: the team\'s, from the database)')
   .option('--json', 'print them as JSON')
+  .option('--push', 'team mode: replace the team\'s role files in the database with this project\'s (refused while they have problems)')
   .option('--base-dir <dir>', BASE_DIR_HELP)
-  .addHelpText('after', `${examples('roles', 'roles --json')}\n\nExit code 1 when a role file has problems.`)
+  .option('--database-url <url>', DATABASE_URL_HELP)
+  .addHelpText('after', `${examples('roles', 'roles --json', 'roles --push --database-url postgres://orchestrator@db.example.com/tasks')}\n\nExit code 1 when a role file has problems.`)
   .action((options) => runCommand(async () => (await import('./commands/roles.js')).roles(options)));
 
 program
