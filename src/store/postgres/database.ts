@@ -128,12 +128,27 @@ export class Database {
     return withoutPassword(message, this.options.url);
   }
 
+  /**
+   * A connection from the pool. While it is checked out, the pool no longer listens for its errors: a
+   * connection lost under a query would then be an uncaught 'error' event, which ends the process. Its
+   * queries fail with the same error, so the listener only has to exist; release() removes it.
+   */
   private async connect(context: Omit<FailureContext, 'url' | 'outcome'>): Promise<PoolClient> {
+    let client: PoolClient;
     try {
-      return await this.pool.connect();
+      client = await this.pool.connect();
     } catch (error) {
       throw databaseError(error, this.failure(context, 'not_changed'));
     }
+    const ignore = () => undefined;
+    client.on('error', ignore);
+    const release = client.release.bind(client);
+    client.release = (broken?: Error | boolean) => {
+      client.removeListener('error', ignore);
+      client.release = release;
+      release(broken);
+    };
+    return client;
   }
 
   /** Rolls back after a failed statement; a connection that cannot even do that is returned as broken. */
