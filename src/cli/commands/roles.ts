@@ -22,19 +22,20 @@ export async function roles(options: RolesOptions): Promise<number> {
   if (options.push && !settings.databaseUrl) {
     throw new UsageError('--push replaces the role files of a team\'s database: set MCP_TASK_ORCHESTRATOR_DATABASE_URL or pass --database-url. Without a database, every server reads the project\'s role files as they are.');
   }
-  const report = settings.databaseUrl ? await teamRoles(settings, layout, options.push === true) : await describeRoles(layout);
+  const report = settings.databaseUrl ? await teamRoles(settings, layout, options.push === true, options.json === true) : await describeRoles(layout);
   if (options.json) printJson(report);
   else printReport(printable(report), styleFor(process.stdout));
   return report.errors.length ? EXIT.PROBLEMS : EXIT.OK;
 }
 
-async function teamRoles(settings: Settings, layout: Layout, push: boolean): Promise<RoleReport> {
+async function teamRoles(settings: Settings, layout: Layout, push: boolean, json: boolean): Promise<RoleReport> {
   const local = push ? await checkedLocalFiles(layout) : null;
   return withProject(settings, layout, { recover: false }, async ({ team }) => {
     const store = team!;
     if (local) {
       await store.pushRoleFiles(local, { how: 'pushed', from: layout.rolesDir, host: os.hostname(), at: new Date().toISOString() });
-      print(`Replaced the team's role files in ${printable(store.db.label)} with the ${local.size} file(s) of ${printable(layout.rolesDir)}. Restart the team's servers: they read the roles when they start.`);
+      // With --json, stdout is the report alone (its team.how says "pushed").
+      if (!json) print(`Replaced the team's role files in ${printable(store.db.label)} with the ${local.size} file(s) of ${printable(layout.rolesDir)}. Restart the team's servers: they read the roles when they start.`);
     }
     return describeTeamRoles(await store.roleFiles(), store.db.label, await store.roleFilesOrigin());
   });
