@@ -26,7 +26,7 @@ interface Migration {
 const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
-    description: 'parents, subtasks, documents, plan keys, role files, meta',
+    description: 'parents (with their removals), subtasks, documents, plan keys, role files, meta',
     sql: `
 CREATE TABLE ${SCHEMA}.parents (
   parent_task_id text PRIMARY KEY,
@@ -65,6 +65,24 @@ BEGIN
   RETURN NEW;
 END $$;
 CREATE TRIGGER parents_note_change BEFORE INSERT OR UPDATE ON ${SCHEMA}.parents FOR EACH ROW EXECUTE FUNCTION ${SCHEMA}.note_parent_change();
+
+-- Removals (by hand: servers never delete a parent) are recorded the same way, so that listings drop them.
+CREATE TABLE ${SCHEMA}.parent_removals (
+  parent_task_id text,
+  removed_xid xid8 NOT NULL DEFAULT pg_current_xact_id(),
+  removed_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE ${SCHEMA}.parent_removals IS 'Parents deleted from parents (by hand): every server drops them from its listings';
+COMMENT ON COLUMN ${SCHEMA}.parent_removals.parent_task_id IS 'The deleted parent; null for a TRUNCATE (every server reads the listings again)';
+COMMENT ON COLUMN ${SCHEMA}.parent_removals.removed_xid IS 'The transaction that deleted it';
+CREATE INDEX parent_removals_removed_xid ON ${SCHEMA}.parent_removals (removed_xid);
+CREATE FUNCTION ${SCHEMA}.note_parent_removal() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO ${SCHEMA}.parent_removals (parent_task_id) VALUES (CASE WHEN TG_OP = 'DELETE' THEN OLD.parent_task_id END);
+  RETURN NULL;
+END $$;
+CREATE TRIGGER parents_note_removal AFTER DELETE ON ${SCHEMA}.parents FOR EACH ROW EXECUTE FUNCTION ${SCHEMA}.note_parent_removal();
+CREATE TRIGGER parents_note_truncate AFTER TRUNCATE ON ${SCHEMA}.parents FOR EACH STATEMENT EXECUTE FUNCTION ${SCHEMA}.note_parent_removal();
 
 CREATE TABLE ${SCHEMA}.subtasks (
   subtask_id text NOT NULL,

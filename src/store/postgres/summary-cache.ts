@@ -7,14 +7,17 @@ import { SCHEMA } from './schema.js';
 
 type Location = ParentSummary['location'];
 
-/** A row as a refresh reads it: `intact` false when its body no longer is what a server wrote (an edit by hand). */
-interface SummaryRow {
+/**
+ * A line of a refresh: a parent's row (`intact` false when its body no longer is what a server wrote: an
+ * edit by hand), a removal (parent_task_id null: everything was removed), or the closing line with
+ * the snapshot's xmin.
+ */
+interface RefreshLine {
+  kind: 'row' | 'removed' | 'end';
   parent_task_id: string | null;
   location: Location | null;
   summary: ParentSummary | null;
   intact: boolean | null;
-  active_rows: string | null;
-  archive_rows: string | null;
   xmin: string | null;
 }
 
@@ -24,10 +27,10 @@ export type RowChecker = (sql: Sql, parentTaskId: string) => Promise<{ parent: P
 /**
  * The listings of every server, in memory, following the database: a query costs one round trip that
  * returns only the rows written since the last one. Each row records the transaction that wrote it
- * (changed_xid, set by a trigger); a refresh asks for the rows of transactions at or after the oldest
- * one still running at the previous refresh (the snapshot's xmin), which covers every commit since, in
- * whatever order they landed. Removed rows show as a count that no longer matches: then everything is
- * read again. Archived parents are read on first need only, as the file store does.
+ * (changed_xid, set by a trigger, so edits by hand count too); a refresh asks for the rows of
+ * transactions at or after the oldest one still running at the previous refresh (the snapshot's xmin),
+ * which covers every commit since, in whatever order they landed. Removals are recorded the same way
+ * (parent_removals, by trigger). Archived parents are read on first need only, as the file store does.
  */
 export class SummaryCache {
   /** Every row of a loaded location; null for a row that cannot be used (reported in problems). */
@@ -104,19 +107,19 @@ export class SummaryCache {
     return list;
   }
 
-  /** Reads every row of a location (a first load, or after rows were removed). */
+  /** Reads every row of a location (a first load, or after the table was emptied). */
   private async load(sql: Sql, location: Location): Promise<void> {
-    const { rows } = await sql.query<SummaryRow>(
-      `SELECT parent_task_id, location, summary, body_sha256 = sha256(convert_to(body, 'UTF8')) AS intact, NULL AS active_rows, NULL AS archive_rows, NULL AS xmin
+    const { rows } = await sql.query<RefreshLine>(
+      `SELECT 'row' AS kind, parent_task_id, location, summary, body_sha256 = sha256(convert_to(body, 'UTF8')) AS intact, NULL AS xmin
          FROM ${SCHEMA}.parents WHERE location = $1
-       UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL, pg_snapshot_xmin(pg_current_snapshot())::text`,
+       UNION ALL SELECT 'end', NULL, NULL, NULL, NULL, pg_snapshot_xmin(pg_current_snapshot())::text`,
       [location],
     );
     this.ordered[location] = null; // sorted once when next listed, rather than row by row
     for (const id of [...this.rows[location].keys()]) this.remove(id);
     await this.apply(sql, rows);
     // The active listing's xmin is kept when the archive is loaded later: an older xmin only means more rows read again.
-    if (location === 'active') this.xmin = metaOf(rows).xmin;
+    if (location === 'active') this.xmin = endOf(rows).xmin;
   }
 
   private async loadArchive(sql: Sql): Promise<void> {
@@ -129,28 +132,30 @@ export class SummaryCache {
     }
   }
 
-  /** Applies the rows written since the last refresh; reloads when a count says rows were removed. */
+  /** Applies the rows written and removed since the last refresh. */
   private async catchUp(sql: Sql): Promise<void> {
-    const { rows } = await sql.query<SummaryRow>(
-      `SELECT parent_task_id, location, summary, body_sha256 = sha256(convert_to(body, 'UTF8')) AS intact, NULL AS active_rows, NULL AS archive_rows, NULL AS xmin
+    const { rows } = await sql.query<RefreshLine>(
+      `SELECT 'row' AS kind, parent_task_id, location, summary, body_sha256 = sha256(convert_to(body, 'UTF8')) AS intact, NULL AS xmin
          FROM ${SCHEMA}.parents WHERE changed_xid >= $1::xid8 AND (location = 'active' OR $2)
-       UNION ALL
-       SELECT NULL, NULL, NULL, NULL, count(*) FILTER (WHERE location = 'active'), count(*) FILTER (WHERE location = 'archive'), pg_snapshot_xmin(pg_current_snapshot())::text
-         FROM ${SCHEMA}.parents`,
+       UNION ALL SELECT 'removed', parent_task_id, NULL, NULL, NULL, NULL FROM ${SCHEMA}.parent_removals WHERE removed_xid >= $1::xid8
+       UNION ALL SELECT 'end', NULL, NULL, NULL, NULL, pg_snapshot_xmin(pg_current_snapshot())::text`,
       [this.xmin, this.archiveLoaded],
     );
+    if (rows.some((line) => line.kind === 'removed' && line.parent_task_id === null)) {
+      await this.load(sql, 'active'); // the table was emptied (TRUNCATE): read it again
+      if (this.archiveLoaded) await this.load(sql, 'archive');
+      return;
+    }
     await this.apply(sql, rows);
-    const meta = metaOf(rows);
-    this.xmin = meta.xmin;
-    const removed = (location: Location, count: string | null) => this.rows[location].size !== Number(count);
-    if (removed('active', meta.active_rows)) await this.load(sql, 'active');
-    if (this.archiveLoaded && removed('archive', meta.archive_rows)) await this.load(sql, 'archive');
+    this.xmin = endOf(rows).xmin;
   }
 
-  private async apply(sql: Sql, rows: SummaryRow[]): Promise<void> {
-    for (const row of rows) {
-      if (row.parent_task_id === null) continue;
-      const id = row.parent_task_id;
+  private async apply(sql: Sql, lines: RefreshLine[]): Promise<void> {
+    // Removals first: a parent removed and created again under its id since the last refresh is listed.
+    for (const line of lines) if (line.kind === 'removed') this.remove(line.parent_task_id!);
+    for (const row of lines) {
+      if (row.kind !== 'row') continue;
+      const id = row.parent_task_id!;
       if (row.intact) {
         this.problemsById.delete(id);
         this.put(id, row.location!, canonicalSummary(row.summary!));
@@ -206,9 +211,9 @@ export class SummaryCache {
   }
 }
 
-/** The row of counts and the snapshot's xmin that ends every refresh query. */
-function metaOf(rows: SummaryRow[]): SummaryRow {
-  return rows.find((row) => row.parent_task_id === null)!;
+/** The line with the snapshot's xmin that ends every refresh query. */
+function endOf(lines: RefreshLine[]): RefreshLine {
+  return lines.find((line) => line.kind === 'end')!;
 }
 
 /** A summary as JSON gave it, with the status and role strings shared (listings count them by the thousand). */
