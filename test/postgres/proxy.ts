@@ -3,11 +3,16 @@ import net from 'node:net';
 /**
  * A TCP proxy in front of PostgreSQL, to make the database "go away" and "come back" for one test
  * without touching the cluster other tests use: stop() closes the port and cuts every connection
- * through it (as a restart or a network cut does); start() opens the same port again.
+ * through it (as a restart or a network cut does); start() opens the same port again;
+ * restartSilently() leaves idle connections dead without telling the clients.
  */
 export class TcpProxy {
   private server: net.Server | null = null;
   private readonly sockets = new Set<net.Socket>();
+  /** Client connections whose database side is gone without them being told (see restartSilently). */
+  private readonly orphans = new Set<net.Socket>();
+  /** Each client connection and its connection to the database. */
+  private readonly pairs = new Map<net.Socket, net.Socket>();
   port = 0;
   /**
    * When set, the first message from a client that it matches is passed on to the database, and then
@@ -30,21 +35,40 @@ export class TcpProxy {
     this.server = server;
   }
 
+  /**
+   * A database restart as idle connections meet it after a network cut: the database side of every
+   * connection is gone, the clients are not told, and each learns it (a reset) when it next sends
+   * something. New connections work at once.
+   */
+  restartSilently(): void {
+    for (const [client, upstream] of this.pairs) {
+      this.orphans.add(client);
+      upstream.destroy();
+    }
+  }
+
   async stop(): Promise<void> {
     const server = this.server;
     this.server = null;
     for (const socket of this.sockets) socket.destroy();
     this.sockets.clear();
+    this.orphans.clear();
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
   private relay(client: net.Socket): void {
     const upstream = net.connect(this.targetPort, this.targetHost);
+    this.pairs.set(client, upstream);
     for (const socket of [client, upstream]) {
       this.sockets.add(socket);
       socket.on('error', () => undefined);
       socket.on('close', () => {
         this.sockets.delete(socket);
+        this.pairs.delete(client);
+        if (this.orphans.has(client)) {
+          if (socket === client) this.orphans.delete(client);
+          return; // an orphan stays open until it sends something
+        }
         client.destroy();
         // The database reads what it was sent before it sees the end (a cut client's last message included).
         if (socket === upstream) upstream.destroy();
@@ -52,6 +76,7 @@ export class TcpProxy {
       });
     }
     client.on('data', (chunk: Buffer) => {
+      if (this.orphans.has(client)) return void client.resetAndDestroy();
       if (!this.cutAfter?.(chunk)) return void upstream.write(chunk);
       this.cutAfter = null;
       client.destroy(); // the client hears nothing more

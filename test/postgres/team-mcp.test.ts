@@ -169,6 +169,28 @@ describe('losing the database', skipWithoutPostgres, () => {
     }
   });
 
+  test('after a database restart that left every idle connection dead unawares, the next calls just work', async () => {
+    const db = await freshDatabase();
+    const admin = new URL(ADMIN_URL);
+    const proxy = new TcpProxy(admin.hostname, Number(admin.port || 5432));
+    await proxy.start();
+    const viaProxy = new URL(db.url);
+    viaProxy.port = String(proxy.port);
+    const server = await teamServer(viaProxy.toString(), { MCP_TASK_ORCHESTRATOR_DB_POOL_SIZE: '4' });
+    try {
+      const plan = ok(await server.mcp.call('orchestrator_plan_task', samplePlan)).data;
+      // Several connections in the pool, all idle: calls at the same time open them.
+      await Promise.all(Array.from({ length: 4 }, () => server.mcp.call('orchestrator_get_status')));
+      proxy.restartSilently();
+      ok(await server.mcp.call('orchestrator_get_status'));
+      ok(await server.mcp.call('orchestrator_execute_subtask', { task_id: plan.subtasks[0].task_id }));
+    } finally {
+      await server.close();
+      await proxy.stop();
+      await db.drop();
+    }
+  });
+
   test('a connection cut while COMMIT is on its way: refused as "may or may not be stored", and the retry with the same key applies it exactly once', async () => {
     const db = await freshDatabase();
     const admin = new URL(ADMIN_URL);

@@ -30,6 +30,17 @@ export function isConnectionFailure(error: unknown): boolean {
   return DRIVER_CONNECTION_FAILURES.some((pattern) => pattern.test(message));
 }
 
+/**
+ * A connection that failed at once (reset, closed, terminated by a restart): another connection may
+ * well work. Not a timeout: a database that does not answer would only be waited for again.
+ */
+export function isDeadConnection(error: unknown): boolean {
+  if (!isConnectionFailure(error)) return false;
+  const code = (error as NodeJS.ErrnoException).code;
+  const message = (error as Error).message ?? '';
+  return code !== 'ETIMEDOUT' && !/timeout/i.test(message);
+}
+
 /** Serialization failure and deadlock: the server rolled the transaction back, and running it again is the cure. */
 export function isTransientConflict(error: unknown): boolean {
   const state = sqlState(error);

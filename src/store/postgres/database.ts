@@ -1,7 +1,7 @@
 import type { Pool, PoolClient, QueryResultRow } from 'pg';
 import type { Logger } from '../../app/ports.js';
 import { OrchestratorError } from '../../domain/errors.js';
-import { databaseError, isConnectionFailure, isTransientConflict, type FailureContext } from './database-errors.js';
+import { databaseError, isConnectionFailure, isDeadConnection, isTransientConflict, type FailureContext } from './database-errors.js';
 import { redactDatabaseUrl, withoutPassword } from './database-url.js';
 
 export interface DatabaseOptions {
@@ -19,8 +19,6 @@ export interface DatabaseOptions {
 /** A connection inside a transaction or for one read: run statements on it. */
 export type Sql = Pick<PoolClient, 'query'>;
 
-/** Connection failures before COMMIT retried on a fresh connection: idle connections a database restart left dead. */
-const CONNECTION_RETRIES = 2;
 /** Serialization failures and deadlocks retried (the server rolled the transaction back). */
 const CONFLICT_RETRIES = 3;
 
@@ -63,13 +61,14 @@ export class Database {
   }
 
   /**
-   * Runs `work` in one transaction and commits it. A connection lost before COMMIT changed nothing and
-   * is retried on a fresh connection; lost during COMMIT, the outcome is unknown and the call refused
-   * with STORAGE_UNAVAILABLE saying so. Serialization failures and deadlocks are retried. `work` may run
+   * Runs `work` in one transaction and commits it. A connection found dead before COMMIT changed
+   * nothing: the work runs again on another connection (as many times as the pool has connections, all
+   * of which a database restart may have left dead). Lost during COMMIT, the outcome is unknown and the
+   * call refused with STORAGE_UNAVAILABLE saying so. Serialization failures and deadlocks are retried. `work` may run
    * more than once: it must decide everything from what it reads.
    */
   async transaction<T>(context: Omit<FailureContext, 'url' | 'outcome'>, work: (sql: Sql) => Promise<T>): Promise<T> {
-    let connectionRetries = CONNECTION_RETRIES;
+    let connectionRetries = this.options.poolSize;
     let conflictRetries = CONFLICT_RETRIES;
     for (;;) {
       const client = await this.connect(context);
@@ -87,7 +86,7 @@ export class Database {
         if (committing && isConnectionFailure(error)) throw databaseError(error, this.failure(context, 'unknown'));
         if (error instanceof OrchestratorError) throw error;
         if (isTransientConflict(error) && conflictRetries-- > 0) continue;
-        if (isConnectionFailure(error) && connectionRetries-- > 0) continue;
+        if (isDeadConnection(error) && connectionRetries-- > 0) continue;
         throw databaseError(error, this.failure(context, 'not_changed'));
       } finally {
         client.release(broken);
@@ -95,9 +94,9 @@ export class Database {
     }
   }
 
-  /** Runs `work` on one connection, outside a transaction; retried on a fresh connection when the connection was dead. */
+  /** Runs `work` on one connection, outside a transaction; run again on another when the connection was dead. */
   async read<T>(context: Omit<FailureContext, 'url' | 'outcome'>, work: (sql: Sql) => Promise<T>): Promise<T> {
-    let connectionRetries = CONNECTION_RETRIES;
+    let connectionRetries = this.options.poolSize;
     for (;;) {
       const client = await this.connect(context);
       let broken: Error | undefined;
@@ -106,7 +105,7 @@ export class Database {
       } catch (error) {
         if (isConnectionFailure(error)) broken = error as Error;
         if (error instanceof OrchestratorError) throw error;
-        if (broken && connectionRetries-- > 0) continue;
+        if (isDeadConnection(error) && connectionRetries-- > 0) continue;
         throw databaseError(error, this.failure(context, 'not_changed'));
       } finally {
         client.release(broken);
