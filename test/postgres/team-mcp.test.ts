@@ -178,11 +178,14 @@ describe('losing the database', skipWithoutPostgres, () => {
     viaProxy.port = String(proxy.port);
     const server = await teamServer(viaProxy.toString(), { MCP_TASK_ORCHESTRATOR_DB_POOL_SIZE: '4' });
     try {
-      const plan = ok(await server.mcp.call('orchestrator_plan_task', samplePlan)).data;
       // Several connections in the pool, all idle: calls at the same time open them.
-      await Promise.all(Array.from({ length: 4 }, () => server.mcp.call('orchestrator_get_status')));
+      const fillPool = () => Promise.all(Array.from({ length: 4 }, () => server.mcp.call('orchestrator_get_status')));
+      await fillPool();
       proxy.restartSilently();
-      ok(await server.mcp.call('orchestrator_get_status'));
+      const plan = ok(await server.mcp.call('orchestrator_plan_task', samplePlan)).data; // a transaction first
+      await fillPool();
+      proxy.restartSilently();
+      ok(await server.mcp.call('orchestrator_get_status')); // a read first
       ok(await server.mcp.call('orchestrator_execute_subtask', { task_id: plan.subtasks[0].task_id }));
     } finally {
       await server.close();
