@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import pg from 'pg';
 import { after, before, describe, test } from 'node:test';
 import type { Logger } from '../../src/app/ports.js';
 import { OrchestratorError } from '../../src/domain/errors.js';
@@ -103,6 +104,27 @@ describe('PostgresTaskStore', skipWithoutPostgres, () => {
     assert.equal(afterStats.counts.active, before - 1);
     assert.ok(!afterStats.withActiveSubtasks.some((p) => p.parent_task_id === a.parent_task_id));
     assert.equal(afterStats.parents.active, (await db.query(`SELECT count(*)::int AS n FROM task_orchestrator.parents WHERE location = 'active'`))[0]!.n);
+  });
+
+  test('a change committed after a later one (out of order) still reaches every listing', async () => {
+    const slow = await store.create((id) => plan(id));
+    const fast = await store.create((id) => plan(id));
+    await other.list({ includeArchived: false });
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      // A transaction that writes first and commits last, as a slow server's would.
+      await client.query('BEGIN');
+      await client.query(`UPDATE task_orchestrator.parents SET summary = jsonb_set(summary, '{title}', '"Slow title"') WHERE parent_task_id = $1`, [slow.parent_task_id]);
+      await store.update(fast.parent_task_id, (p) => ({ ...p, title: 'Fast title' }));
+      const listed = await other.list({ includeArchived: false });
+      assert.equal(listed.find((p) => p.parent_task_id === fast.parent_task_id)?.title, 'Fast title');
+      await client.query('COMMIT');
+    } finally {
+      await client.end();
+    }
+    const listed = await other.list({ includeArchived: false });
+    assert.equal(listed.find((p) => p.parent_task_id === slow.parent_task_id)?.title, 'Slow title');
   });
 
   test('a row removed by hand leaves every listing; a body edited by hand is followed, and one that does not parse is reported and kept', async () => {
