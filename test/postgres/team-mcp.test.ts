@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { stat } from 'node:fs/promises';
+import { setTimeout as delay } from 'node:timers/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { connectInProcess, samplePlan, tempProject, type Connection } from '../mcp/harness.js';
@@ -150,6 +151,7 @@ describe('losing the database', skipWithoutPostgres, () => {
       ok(await server.mcp.call('orchestrator_execute_subtask', { task_id: design }));
 
       await proxy.stop(); // the database goes away, connections and all
+      await delay(200); // while the server is idle: its idle connections fail then, which must not end the process
       const args = { task_id: design, summary: 'designed while the database was away', next_action: 'continue', idempotency_key: 'k-1' };
       for (const [tool, call] of [['orchestrator_complete_subtask', args], ['orchestrator_get_status', {}], ['orchestrator_plan_task', samplePlan]] as const) {
         const refused = await server.mcp.call(tool, call);
