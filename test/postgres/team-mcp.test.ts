@@ -16,7 +16,7 @@ async function teamServer(url: string, env: Record<string, string> = {}): Promis
   return { mcp, dir: project.dir, close: async () => (await mcp.close(), await project.remove()) };
 }
 
-function ok(reply: { isError: boolean; text: string }) {
+function ok<T extends { isError: boolean; text: string }>(reply: T): T {
   assert.equal(reply.isError, false, reply.text);
   return reply;
 }
