@@ -70,6 +70,8 @@ export interface TaskStore {
   /**
    * Read-modify-write under the parent's lock. `change` returns the new parent, or the same object
    * for "nothing to do"; a thrown error leaves the file untouched. Completed parents are archived.
+   * `change` may be called more than once (the PostgreSQL store runs the transaction again after a
+   * dead connection or a deadlock): it decides from the parent it is given, and only the last call counts.
    */
   update(parentTaskId: string, change: (parent: ParentTask) => ParentTask | Promise<ParentTask>): Promise<ParentTask>;
   /** Which folder holds a parent now, or null when neither does. */
