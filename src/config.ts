@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MAX_STALE_MS } from './store/file/lock.js';
+import { databaseUrlProblem, redactDatabaseUrl } from './store/postgres/database-url.js';
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -31,6 +32,13 @@ export const LOCK_STALE_BOUNDS: DurationBounds = { default: 30_000, min: 5_000, 
  * subtask the same day.
  */
 export const LEASE_SECONDS_BOUNDS: DurationBounds = { default: 900, min: 1, max: 86_400 };
+/** Connections each server keeps to the database at most: one per tool call that runs at the same time. */
+export const DB_POOL_SIZE_BOUNDS: DurationBounds = { default: 10, min: 1, max: 100 };
+/**
+ * How long one SQL statement may run before the database cancels it (STORAGE_UNAVAILABLE). Every
+ * statement here touches a row or a few: 15 s is a database in trouble, not a slow query.
+ */
+export const DB_STATEMENT_TIMEOUT_BOUNDS: DurationBounds = { default: 15_000, min: 100, max: 600_000 };
 
 /** Settings read from the environment (documented in the README, "Configuration"). */
 export interface Settings {
@@ -48,6 +56,14 @@ export interface Settings {
   lockStaleMs: number;
   /** MCP_TASK_ORCHESTRATOR_LEASE_SECONDS: how long execute_subtask gives a subtask to one agent, in ms. */
   leaseMs: number;
+  /** MCP_TASK_ORCHESTRATOR_DATABASE_URL (or --database-url): team mode, every task in this PostgreSQL database; null: the file store. */
+  databaseUrl: string | null;
+  /** Where databaseUrl came from, for messages: the variable's name or "--database-url". */
+  databaseUrlOrigin: string;
+  /** MCP_TASK_ORCHESTRATOR_DB_POOL_SIZE: connections to the database at most. */
+  dbPoolSize: number;
+  /** MCP_TASK_ORCHESTRATOR_DB_STATEMENT_TIMEOUT_MS: how long one statement may run. */
+  dbStatementTimeoutMs: number;
 }
 
 /** A setting with a value it cannot take: the message names the variable, the value and what is allowed. */
@@ -69,6 +85,10 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     lockTimeoutMs: durationOf(env, 'MCP_TASK_ORCHESTRATOR_LOCK_TIMEOUT_MS', LOCK_TIMEOUT_BOUNDS, problems),
     lockStaleMs: durationOf(env, 'MCP_TASK_ORCHESTRATOR_LOCK_STALE_MS', LOCK_STALE_BOUNDS, problems),
     leaseMs: durationOf(env, 'MCP_TASK_ORCHESTRATOR_LEASE_SECONDS', LEASE_SECONDS_BOUNDS, problems, 'seconds') * 1_000,
+    databaseUrl: databaseUrlOf(env, problems),
+    databaseUrlOrigin: DATABASE_URL,
+    dbPoolSize: durationOf(env, 'MCP_TASK_ORCHESTRATOR_DB_POOL_SIZE', DB_POOL_SIZE_BOUNDS, problems, 'connections'),
+    dbStatementTimeoutMs: durationOf(env, 'MCP_TASK_ORCHESTRATOR_DB_STATEMENT_TIMEOUT_MS', DB_STATEMENT_TIMEOUT_BOUNDS, problems),
   };
   if (problems.length) throw new InvalidSettingError(problems.join('\n'));
   return settings;
@@ -85,14 +105,27 @@ function logLevelOf(env: NodeJS.ProcessEnv, problems: string[]): LogLevel {
   return 'info';
 }
 
-/** A whole number of `unit` within the bounds (given in that unit). */
-function durationOf(env: NodeJS.ProcessEnv, name: string, bounds: DurationBounds, problems: string[], unit: 'milliseconds' | 'seconds' = 'milliseconds'): number {
+export const DATABASE_URL = 'MCP_TASK_ORCHESTRATOR_DATABASE_URL';
+
+/** A postgres:// URL, or null for the file store. Refused values are shown with their password hidden. */
+function databaseUrlOf(env: NodeJS.ProcessEnv, problems: string[]): string | null {
+  const value = nonEmpty(env[DATABASE_URL]);
+  if (value === null) return null;
+  const problem = databaseUrlProblem(value);
+  if (problem === null) return value;
+  problems.push(`${DATABASE_URL} is ${quote(redactDatabaseUrl(value))}: ${problem}. Use postgres://user:password@host:5432/database (sslmode=verify-full in the query for TLS), or leave it unset to keep the tasks in .task_orchestrator/.`);
+  return null;
+}
+
+/** A whole number of `unit` within the bounds (given in that unit); durations in words, counts as they are. */
+function durationOf(env: NodeJS.ProcessEnv, name: string, bounds: DurationBounds, problems: string[], unit: 'milliseconds' | 'seconds' | 'connections' = 'milliseconds'): number {
   const value = nonEmpty(env[name]);
   if (value === null) return bounds.default;
   const n = /^\d+$/.test(value) ? Number(value) : Number.NaN;
   if (n >= bounds.min && n <= bounds.max) return n;
   const ms = unit === 'seconds' ? 1_000 : 1;
-  problems.push(`${name} is ${quote(value)}: use a whole number of ${unit} from ${bounds.min} (${inWords(bounds.min * ms)}) to ${bounds.max} (${inWords(bounds.max * ms)}), or leave it unset for ${bounds.default}.`);
+  const range = unit === 'connections' ? `from ${bounds.min} to ${bounds.max}` : `from ${bounds.min} (${inWords(bounds.min * ms)}) to ${bounds.max} (${inWords(bounds.max * ms)})`;
+  problems.push(`${name} is ${quote(value)}: use a whole number of ${unit} ${range}, or leave it unset for ${bounds.default}.`);
   return bounds.default;
 }
 

@@ -74,6 +74,9 @@ export async function completeSubtask(ctx: AppContext, request: CompleteSubtaskR
   // Every decision (the replay of a retry, the lease, the transition) is taken on the file as it is
   // under the parent's lock, and its record written in the same atomic write.
   const parent = await ctx.store.update(parentTaskId, recordingHistory(ctx, taskId, agentId, async (current) => {
+    // A store may run the change again (the PostgreSQL store, when a connection died before COMMIT): start clean.
+    reply = null;
+    lost = null;
     const now = ctx.clock.now();
     if (key) {
       const replay = unwrap(replayFor(current, key.keySha256, key.argsSha256, now));

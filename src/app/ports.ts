@@ -42,7 +42,10 @@ export interface PlanKeyRecord {
   at: string;
 }
 
-/** The storage port. The file store implements it; every change happens under the parent's lock. */
+/**
+ * The storage port. The file store (.task_orchestrator/) and the PostgreSQL store (team mode) implement it;
+ * every change happens under the parent's lock (a lock file, or the row's lock in one transaction).
+ */
 export interface TaskStore {
   /** The folder cannot be written: reads work, every change is refused with STORAGE_ERROR. */
   readonly readOnly: boolean;
@@ -57,11 +60,18 @@ export interface TaskStore {
   reservePlanKey(keySha256: string, proposed: PlanKeyRecord): Promise<PlanKeyRecord>;
   /** Stores a new parent under the id it carries, unless one with that id exists: then that one, unchanged. */
   createWithId(parent: ParentTask): Promise<{ parent: ParentTask; created: boolean }>;
-  /** Reads the current version of a parent from disk (active or archived). */
+  /**
+   * Stores a parent as it is (an import or a copy from another store), active or archived, unless its id
+   * is taken in either: then false and nothing is written. Never overwrites.
+   */
+  importParent(parent: ParentTask, location: 'active' | 'archive'): Promise<boolean>;
+  /** Reads the current version of a parent (active or archived). */
   read(parentTaskId: string): Promise<ParentTask>;
   /**
    * Read-modify-write under the parent's lock. `change` returns the new parent, or the same object
    * for "nothing to do"; a thrown error leaves the file untouched. Completed parents are archived.
+   * `change` may be called more than once (the PostgreSQL store runs the transaction again after a
+   * dead connection or a deadlock): it decides from the parent it is given, and only the last call counts.
    */
   update(parentTaskId: string, change: (parent: ParentTask) => ParentTask | Promise<ParentTask>): Promise<ParentTask>;
   /** Which folder holds a parent now, or null when neither does. */
@@ -77,7 +87,7 @@ export interface TaskStore {
   list(options: { includeArchived: boolean }): Promise<ParentSummary[]>;
   /** Counts per status and the parents with active subtasks, over the same parents as list(). */
   statistics(options: { includeArchived: boolean }): Promise<StoreStatistics>;
-  /** Files that could not be used, as of the last look. */
+  /** Task files (or rows) that could not be used, as of the last look: list() and statistics() look again. */
   problems(): StoreProblem[];
   /**
    * Stores a long text (a subtask's detailed work) durably as the subtask's document number `number`;
@@ -85,6 +95,8 @@ export interface TaskStore {
    * stored document uses yet, so writing it again (a retry after a crash) replaces only an unreferenced file.
    */
   saveDocument(parentTaskId: string, subtaskId: string, text: string, number: number): Promise<string>;
+  /** A document saveDocument stored, by the path it returned (what detailed_work_file names); null when there is none. */
+  readDocument(path: string): Promise<string | null>;
   close(): Promise<void>;
 }
 

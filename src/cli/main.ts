@@ -2,7 +2,7 @@
 import { Command, Option } from 'commander';
 import { DEFAULT_HTTP_PORT } from '../config.js';
 import { VERSION } from '../version.js';
-import { BASE_DIR_HELP, EXIT, exitQuietlyOnClosedPipe, runCommand } from './run.js';
+import { BASE_DIR_HELP, DATABASE_URL_HELP, EXIT, exitQuietlyOnClosedPipe, runCommand } from './run.js';
 
 /**
  * The command line: wiring only. Each command lives in its own file under commands/, loaded when it
@@ -25,18 +25,19 @@ program
   .command('serve')
   .description('Run the MCP server on stdio (what MCP clients start), or with --http one server for many clients')
   .option('--base-dir <dir>', BASE_DIR_HELP)
+  .option('--database-url <url>', DATABASE_URL_HELP)
   .option('--http', 'serve MCP Streamable HTTP at /mcp instead of stdio (bearer token required; see README, "One server for many clients")')
   .option('--port <port>', `with --http: the port (default ${DEFAULT_HTTP_PORT}; 0 for any free one, printed on stderr)`)
   .option('--host <address>', 'with --http: the address to listen on (default 127.0.0.1; another one lets other machines connect and needs a token of at least 32 characters)')
   .option('--allowed-origin <origin>', 'with --http: also accept requests whose Host or Origin names this (a reverse proxy\'s name, a browser client\'s origin); repeatable', collect)
-  .addHelpText('after', `${examples('serve --base-dir ~/code/my-project', 'serve --http', 'serve --http --port 0 --base-dir ~/code/my-project', 'serve --http --host 0.0.0.0 --allowed-origin https://tasks.example.com')}
+  .addHelpText('after', `${examples('serve --base-dir ~/code/my-project', 'serve --http', 'serve --http --port 0 --base-dir ~/code/my-project', 'serve --http --host 0.0.0.0 --allowed-origin https://tasks.example.com', 'serve --database-url postgres://orchestrator@db.example.com/tasks?sslmode=verify-full')}
 
 With --http nothing is written to stdout; stderr starts with
   task-orchestrator: serving MCP over HTTP at http://127.0.0.1:${DEFAULT_HTTP_PORT}/mcp
   task-orchestrator: bearer token in <project>/.task_orchestrator/http-token   (or: from MCP_TASK_ORCHESTRATOR_HTTP_TOKEN)
 SIGTERM or SIGINT stops it after the calls in flight (within 10 s). A port in use exits with 1.`)
   // Through runCommand, so that an invalid setting ends it at start with the message and exit code 2.
-  .action((options: { baseDir?: string; http?: boolean; port?: string; host?: string; allowedOrigin?: string[] }) =>
+  .action((options: { baseDir?: string; http?: boolean; port?: string; host?: string; allowedOrigin?: string[]; databaseUrl?: string }) =>
     runCommand(async () => {
       await (await import('./commands/serve.js')).serve(options);
       return EXIT.OK; // serving goes on until the client closes stdin (over HTTP: until a signal)
@@ -49,6 +50,7 @@ program
   .option('--all', 'include completed and archived tasks')
   .option('--json', 'print the same data as JSON, for scripts')
   .option('--base-dir <dir>', BASE_DIR_HELP)
+  .option('--database-url <url>', DATABASE_URL_HELP)
   .addHelpText('after', examples('status', 'status --all', 'status --json | jq ".parents[].progress"'))
   .action((options) => runCommand(async () => (await import('./commands/status.js')).status(options)));
 
@@ -58,6 +60,7 @@ program
   .argument('<id>', 'a parent task id (task_...) or a subtask id (task_....3)')
   .option('--json', 'print it as JSON')
   .option('--base-dir <dir>', BASE_DIR_HELP)
+  .option('--database-url <url>', DATABASE_URL_HELP)
   .addHelpText('after', examples('show task_3f9a2c1b7e', 'show task_3f9a2c1b7e.2 --json'))
   .action((id: string, options) => runCommand(async () => (await import('./commands/show.js')).show(id, options)));
 
@@ -67,6 +70,7 @@ program
   .option('--fix', 'repair what is safe: set corrupted files aside with a report, clear dead locks, finish archives, remove stale temp files (never deletes task data)')
   .option('--json', 'print the findings as JSON')
   .option('--base-dir <dir>', BASE_DIR_HELP)
+  .option('--database-url <url>', DATABASE_URL_HELP)
   .addHelpText('after', `${examples('doctor', 'doctor --fix')}\n\nExit code 0 when healthy, 1 while problems remain. Safe while servers run: it uses their locks.`)
   .action((options) => runCommand(async () => (await import('./commands/doctor.js')).doctor(options)));
 
@@ -90,15 +94,18 @@ program
   .option('--older-than <duration>', 'only tasks completed at least this long ago: 30m, 12h, 7d, 2w, 1d12h')
   .option('--json', 'print what was archived as JSON')
   .option('--base-dir <dir>', BASE_DIR_HELP)
+  .option('--database-url <url>', DATABASE_URL_HELP)
   .addHelpText('after', examples('archive', 'archive --older-than 7d'))
   .action((options) => runCommand(async () => (await import('./commands/archive.js')).archive(options)));
 
 program
   .command('roles')
-  .description('List every specialist role, where it comes from, and the problems in the role files')
+  .description('List every specialist role, where it comes from, and the problems in the role files (in team mode: the team\'s, from the database)')
   .option('--json', 'print them as JSON')
+  .option('--push', 'team mode: replace the team\'s role files in the database with this project\'s (refused while they have problems)')
   .option('--base-dir <dir>', BASE_DIR_HELP)
-  .addHelpText('after', `${examples('roles', 'roles --json')}\n\nExit code 1 when a role file has problems.`)
+  .option('--database-url <url>', DATABASE_URL_HELP)
+  .addHelpText('after', `${examples('roles', 'roles --json', 'roles --push --database-url postgres://orchestrator@db.example.com/tasks')}\n\nExit code 1 when a role file has problems.`)
   .action((options) => runCommand(async () => (await import('./commands/roles.js')).roles(options)));
 
 program

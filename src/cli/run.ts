@@ -1,5 +1,5 @@
 import { isDirectory } from '../store/file/durable-fs.js';
-import { chooseProjectFolder, InvalidSettingError, readSettings, type Settings } from '../config.js';
+import { chooseProjectFolder, DATABASE_URL, InvalidSettingError, readSettings, type Settings } from '../config.js';
 import { escapeJsonControlChars } from '../domain/control-chars.js';
 import { OrchestratorError } from '../domain/errors.js';
 import { layoutFor, type Layout } from '../store/file/layout.js';
@@ -22,14 +22,33 @@ export class UsageError extends Error {}
 
 export interface BaseOptions {
   baseDir?: string;
+  /** --database-url: team mode, in place of MCP_TASK_ORCHESTRATOR_DATABASE_URL. */
+  databaseUrl?: string;
 }
 
 export const BASE_DIR_HELP = 'project folder holding .task_orchestrator/ (default: MCP_TASK_ORCHESTRATOR_BASE_DIR, else the current folder)';
 
-/** The settings, with --base-dir in place of MCP_TASK_ORCHESTRATOR_BASE_DIR; an invalid setting is a usage error. */
+export const DATABASE_URL_HELP = 'keep the tasks in this PostgreSQL database (team mode; default: MCP_TASK_ORCHESTRATOR_DATABASE_URL, which keeps the password out of the process list)';
+
+/**
+ * The settings, with --base-dir and --database-url in place of MCP_TASK_ORCHESTRATOR_BASE_DIR and
+ * MCP_TASK_ORCHESTRATOR_DATABASE_URL; an invalid setting is a usage error.
+ */
 export function settingsFor(options: BaseOptions): Settings {
-  const settings = readSettings(options.baseDir ? { ...process.env, MCP_TASK_ORCHESTRATOR_BASE_DIR: options.baseDir } : process.env);
-  return options.baseDir ? { ...settings, baseDirOrigin: '--base-dir' } : settings;
+  const env = { ...process.env };
+  if (options.baseDir) env.MCP_TASK_ORCHESTRATOR_BASE_DIR = options.baseDir;
+  if (options.databaseUrl) env[DATABASE_URL] = options.databaseUrl;
+  let settings: Settings;
+  try {
+    settings = readSettings(env);
+  } catch (error) {
+    // The option's own name in the message, so that the person finds what to correct.
+    if (error instanceof InvalidSettingError && options.databaseUrl) throw new InvalidSettingError(error.message.replace(`${DATABASE_URL} is`, '--database-url is'));
+    throw error;
+  }
+  if (options.baseDir) settings = { ...settings, baseDirOrigin: '--base-dir' };
+  if (options.databaseUrl) settings = { ...settings, databaseUrlOrigin: '--database-url' };
+  return settings;
 }
 
 export function layoutOf(options: BaseOptions): { settings: Settings; layout: Layout } {

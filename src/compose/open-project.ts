@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs';
 import type { AppContext } from '../app/context.js';
-import type { Logger, Maintenance } from '../app/ports.js';
+import type { Logger, Maintenance, RoleCatalog, TaskStore } from '../app/ports.js';
 import { Orchestrator } from '../app/orchestrator.js';
 import type { ActiveOwner } from '../domain/model.js';
 import { sessionAgentId } from '../domain/leases.js';
@@ -8,6 +8,8 @@ import { isWritable, type Settings } from '../config.js';
 import { diagnose, doctorLocks } from '../maintenance/doctor.js';
 import { repair } from '../maintenance/doctor-fix.js';
 import { FileTaskStore } from '../store/file/file-task-store.js';
+import type { RecoveryReport } from '../store/file/recovery.js';
+import type { PostgresTaskStore } from '../store/postgres/postgres-task-store.js';
 import { layoutFor, type Layout } from '../store/file/layout.js';
 import { defaultLockOptions, LockManager } from '../store/file/lock.js';
 import { judgeOwner, selfIdentity } from '../store/file/owner.js';
@@ -15,13 +17,38 @@ import { loadRoleCatalog, prepareRoleFiles } from '../roles/role-files.js';
 
 export interface OpenProject {
   orchestrator: Orchestrator;
-  store: FileTaskStore;
+  /** Where the tasks are: the file store, or in team mode the PostgreSQL store. */
+  store: TaskStore;
+  /** The project folder's .task_orchestrator/: the tasks (file store), the logs and the local role files (both). */
   layout: Layout;
+  /** Where the tasks are kept, for logs and messages: the folder, or the database with its password hidden. */
+  where: string;
+  /** The file store, for what works on its files (doctor, the Python import's report); null in team mode. */
+  files: FileTaskStore | null;
+  /** The PostgreSQL store in team mode (its roles and health), else null. */
+  team: PostgresTaskStore | null;
+  /** What opening the file store finished of a crash's leftovers; null when recovery did not run, and in team mode. */
+  recovery: RecoveryReport | null;
   close(): Promise<void>;
 }
 
-/** Opens (creating if needed) the .task_orchestrator/ of a project folder and wires the use cases to it. */
-export async function openProject(baseDir: string, settings: Settings, logger: Logger & { attach?(logsDir: string): void }, options: { recover?: boolean; verifyInBackground?: boolean } = {}): Promise<OpenProject> {
+export type ProjectLogger = Logger & { attach?(logsDir: string): void };
+export interface OpenOptions {
+  /** Finish what a crash left half done (file store), seed the team's roles (team mode); the reading commands turn it off. */
+  recover?: boolean;
+  verifyInBackground?: boolean;
+}
+
+/**
+ * Opens a project: its .task_orchestrator/ (created if needed), or with a database URL the team's
+ * PostgreSQL store (loaded only then), and wires the use cases to it.
+ */
+export async function openProject(baseDir: string, settings: Settings, logger: ProjectLogger, options: OpenOptions = {}): Promise<OpenProject> {
+  if (settings.databaseUrl) return (await import('./open-team-project.js')).openTeamProject(baseDir, settings, settings.databaseUrl, logger, options);
+  return openFileProject(baseDir, settings, logger, options);
+}
+
+async function openFileProject(baseDir: string, settings: Settings, logger: ProjectLogger, options: OpenOptions): Promise<OpenProject> {
   const layout = layoutFor(baseDir, settings.configDir ?? undefined);
   // A .task_orchestrator/ this process cannot write (a read-only mount, another user's folder) still serves reads.
   const readOnly = isReadOnlyStore(layout);
@@ -57,24 +84,30 @@ export async function openProject(baseDir: string, settings: Settings, logger: L
   }
   const roles = await loadRoleCatalog(layout);
   for (const problem of roles.errors) logger.warn(`Role files: ${problem}`);
+  const orchestrator = wire({ store, roles, logger, settings, baseDir: layout.base, maintenance: maintenanceOf(store, layout, settings) });
+  return { orchestrator, store, layout, where: layout.root, files: store, team: null, recovery: store.lastRecovery, close: () => store.close() };
+}
+
+/** The use cases over a store: what every project gets, whichever store holds its tasks. */
+export function wire(parts: { store: TaskStore; roles: RoleCatalog; logger: Logger; settings: Settings; baseDir: string; maintenance: Maintenance }): Orchestrator {
   // Recorded on the subtasks this process marks active: pid, host, a random instance (pids are reused),
   // and the PID namespace and boot that make the pid meaningful (owner.ts).
   const { pid, host, instance, pidns, boot } = selfIdentity();
   const owner: ActiveOwner = { pid, host, instance, pidns, boot };
   const ctx: AppContext = {
-    store,
-    roles,
-    logger,
+    store: parts.store,
+    roles: parts.roles,
+    logger: parts.logger,
     clock: { now: () => new Date() },
     owner,
     // An owner we cannot see (another host, boot or PID namespace) counts as alive: only a lease expiry says otherwise.
     isOwnerAlive: (other) => judgeOwner(other) !== 'dead',
     sessionAgentId: sessionAgentId(instance),
-    leaseMs: settings.leaseMs,
-    baseDir: layout.base,
-    maintenance: maintenanceOf(store, layout, settings),
+    leaseMs: parts.settings.leaseMs,
+    baseDir: parts.baseDir,
+    maintenance: parts.maintenance,
   };
-  return { orchestrator: new Orchestrator(ctx), store, layout, close: () => store.close() };
+  return new Orchestrator(ctx);
 }
 
 /** doctor and doctor --fix for the server, with the same locks as the CLI's doctor. */

@@ -6,7 +6,7 @@ import type { ParentTask, SubtaskStatus } from '../domain/model.js';
 import { parseTaskFile } from '../domain/task-file.js';
 import { problemWith } from '../store/file/catalog.js';
 import { isDirectory } from '../store/file/durable-fs.js';
-import type { FileTaskStore } from '../store/file/file-task-store.js';
+import type { TaskStore } from '../app/ports.js';
 import { STORE_FOLDER } from '../store/file/layout.js';
 import { PYTHON_ROLE_FILES, projectRoleFiles, type RolesImportReport } from './python-roles.js';
 import { readPythonDatabase } from './python-sqlite.js';
@@ -114,7 +114,7 @@ async function distinctFiles(candidates: string[]): Promise<string[]> {
 }
 
 /** Imports the tasks (the roles are imported by importPythonRoles, which the report then carries). */
-export async function importPythonInstallation(store: FileTaskStore, source: PythonInstallation, onProgress?: (done: number, total: number, id: string) => void): Promise<Omit<ImportReport, 'roles'>> {
+export async function importPythonInstallation(store: TaskStore, source: PythonInstallation, onProgress?: (done: number, total: number, id: string) => void): Promise<Omit<ImportReport, 'roles'>> {
   const entries: ImportEntry[] = [];
   const candidates = await readTaskFiles(source.taskFiles, entries);
   const databases: DatabaseRead[] = [];
@@ -196,7 +196,7 @@ function isFurther(a: Candidate, b: Candidate): boolean {
   return a.origin === 'sqlite' && b.origin === 'json';
 }
 
-async function importOne(store: FileTaskStore, candidate: Candidate): Promise<ImportEntry> {
+async function importOne(store: TaskStore, candidate: Candidate): Promise<ImportEntry> {
   const { parent, source } = candidate;
   const location = isParentComplete(parent) ? 'archive' : 'active';
   try {

@@ -77,7 +77,7 @@ export class ProjectHost implements ToolHost {
       throw new OrchestratorError('STORAGE_ERROR', `Cannot open the task store in ${dir}: ${(error as Error).message}. Check that the folder exists and is writable, or point MCP_TASK_ORCHESTRATOR_BASE_DIR at the project.`, { base_dir: dir });
     }
     if (!project.store.readOnly) this.logger.attach?.(project.layout.logsDir);
-    this.logger.info(`Serving tasks from ${project.layout.root}${project.store.readOnly ? ' (read-only)' : ''}`, { recovered: project.store.lastRecovery });
+    this.logger.info(`Serving tasks from ${project.where}${project.store.readOnly ? ' (read-only)' : ''}`, { recovered: project.recovery });
     return project;
   }
 

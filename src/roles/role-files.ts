@@ -109,26 +109,69 @@ export async function migrateLegacyConfig(layout: Layout, options: { force: bool
   return report;
 }
 
+/** Role files by name, relative to the roles folder: default_roles.yaml, custom_roles.yaml, templates/<name>.md. */
+export type RoleFileSet = ReadonlyMap<string, string>;
+
+export const TEMPLATES_PREFIX = 'templates/';
+
 /**
  * Reads and merges the role layers. Problems are collected, never thrown: a bad file falls back to the
  * defaults. `templateFiles`: the templates that were read, by file name (for "task-orchestrator roles").
  */
 export async function loadRoleCatalog(layout: Layout): Promise<RoleCatalog & { templateFiles: ReadonlySet<string> }> {
+  const { files, errors } = await readRoleFileSet(layout);
+  return roleCatalogFrom(files, errors);
+}
+
+/**
+ * The role files of a project as they are read for the catalog (the YAML files and the templates used),
+ * and the problems of those that were refused (a link out of the project, a named pipe, ...). The same
+ * set is what team mode stores in the database.
+ */
+export async function readRoleFileSet(layout: Layout): Promise<{ files: Map<string, string>; errors: string[] }> {
   const errors: string[] = [];
+  const files = new Map<string, string>();
   const roots = await roleRoots(layout);
+  for (const name of [DEFAULT_ROLES_FILE, CUSTOM_ROLES_FILE]) {
+    const read = await readRoleText(path.join(layout.rolesDir, name), roots);
+    if ('refused' in read) errors.push(`${name}: ${read.refused}. Its roles were ignored; replace it with a regular file inside the project.`);
+    if ('text' in read) files.set(name, read.text);
+  }
+  for (const name of await readdir(layout.templatesDir).catch(() => [] as string[])) {
+    if (!isTemplateName(name)) continue;
+    const read = await readRoleText(path.join(layout.templatesDir, name), roots);
+    if ('text' in read) files.set(`${TEMPLATES_PREFIX}${name}`, read.text);
+    else if ('refused' in read) errors.push(`templates/${name}: ${read.refused}. It is not used; the next template in line is (see templates/README.md).`);
+  }
+  return { files, errors };
+}
+
+/** A template the catalog uses: <role>.md or specialist_prompt.md; the README and the .example are for people. */
+function isTemplateName(name: string): boolean {
+  return name.endsWith('.md') && name !== 'README.md';
+}
+
+/** The catalog from role files held in memory (read from a project, or from the team's database). */
+export async function roleCatalogFrom(files: RoleFileSet, readErrors: readonly string[] = []): Promise<RoleCatalog & { templateFiles: ReadonlySet<string> }> {
+  const errors = [...readErrors];
   const layers: { source: RoleSource; roles: ReadonlyMap<string, Partial<Role>> }[] = [{ source: 'built-in', roles: new Map(Object.entries(BUILTIN_ROLES)) }];
   let orchestrator: Role = ORCHESTRATOR_GUIDANCE;
   for (const [source, name] of [
     ['default_roles.yaml', DEFAULT_ROLES_FILE],
     ['custom_roles.yaml', CUSTOM_ROLES_FILE],
   ] as const) {
-    const content = await readYamlRoleFile(path.join(layout.rolesDir, name), roots, errors);
+    const text = files.get(name);
+    const content = text === undefined ? null : await parseYamlRoleFile(name, text, errors);
     if (!content) continue;
     layers.push({ source, roles: content.roles });
     if (content.orchestrator) orchestrator = { ...orchestrator, ...content.orchestrator };
   }
   const roles = mergeRoles(layers, errors);
-  const templates = await loadTemplates(layout.templatesDir, roots, errors);
+  const templates = new Map<string, string>();
+  for (const [name, text] of files) {
+    const template = name.startsWith(TEMPLATES_PREFIX) ? name.slice(TEMPLATES_PREFIX.length) : null;
+    if (template !== null && isTemplateName(template) && !template.includes('/')) templates.set(template, text);
+  }
   return {
     roles,
     orchestrator,
@@ -138,31 +181,18 @@ export async function loadRoleCatalog(layout: Layout): Promise<RoleCatalog & { t
   };
 }
 
-async function readYamlRoleFile(file: string, roots: string[], errors: string[]) {
-  const read = await readRoleText(file, roots);
-  if ('refused' in read) errors.push(`${path.basename(file)}: ${read.refused}. Its roles were ignored; replace it with a regular file inside the project.`);
-  if (!('text' in read)) return null;
-  const text = read.text;
-  if (isUntouchedDefaults(text)) return null; // exactly the built-in roles, which are the first layer already
+async function parseYamlRoleFile(name: string, text: string, errors: string[]) {
+  // Generated and never edited: it stands for the built-in roles, which are the first layer already. Of any
+  // generation: a team's database may hold the file an older server seeded; this server's built-ins apply.
+  if (isUntouchedGenerated(text)) return null;
   try {
-    const content = readRoleFile((await loadYaml()).parse(text), path.basename(file));
+    const content = readRoleFile((await loadYaml()).parse(text), name);
     errors.push(...content.errors);
     return content;
   } catch (error) {
-    errors.push(`${path.basename(file)}: not valid YAML (${(error as Error).message.split('\n')[0]}). Its roles were ignored; fix the file and restart.`);
+    errors.push(`${name}: not valid YAML (${(error as Error).message.split('\n')[0]}). Its roles were ignored; fix the file and restart.`);
     return null;
   }
-}
-
-async function loadTemplates(dir: string, roots: string[], errors: string[]): Promise<Map<string, string>> {
-  const templates = new Map<string, string>();
-  for (const name of await readdir(dir).catch(() => [] as string[])) {
-    if (!name.endsWith('.md') || name === 'README.md') continue;
-    const read = await readRoleText(path.join(dir, name), roots);
-    if ('text' in read) templates.set(name, read.text);
-    else if ('refused' in read) errors.push(`templates/${name}: ${read.refused}. It is not used; the next template in line is (see templates/README.md).`);
-  }
-  return templates;
 }
 
 type RoleFileRead<T> = T | { missing: true } | { refused: string };
@@ -229,10 +259,10 @@ function generationOf(text: string): number | null {
   return match ? Number(match[1]) : null;
 }
 
-/** True for a default_roles.yaml this version generated and nobody edited since. */
-function isUntouchedDefaults(text: string): boolean {
+/** True for a default_roles.yaml that task-orchestrator generated (this version or another) and nobody edited since. */
+function isUntouchedGenerated(text: string): boolean {
   const match = GENERATED_HEADER.exec(text);
-  return match !== null && Number(match[1]) === DEFAULT_ROLES_GENERATION && shortHash(text.slice(match[0].length)) === match[2];
+  return match !== null && shortHash(text.slice(match[0].length)) === match[2];
 }
 
 function shortHash(text: string): string {

@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { roleSummary, type RoleSource } from '../domain/roles.js';
 import type { Layout } from '../store/file/layout.js';
-import { CUSTOM_ROLES_FILE, DEFAULT_ROLES_FILE, GENERIC_TEMPLATE_FILE, loadRoleCatalog } from './role-files.js';
+import { CUSTOM_ROLES_FILE, DEFAULT_ROLES_FILE, GENERIC_TEMPLATE_FILE, loadRoleCatalog, roleCatalogFrom, TEMPLATES_PREFIX, type RoleFileSet } from './role-files.js';
 
 export interface RoleListing {
   name: string;
@@ -16,7 +16,10 @@ export interface RoleListing {
 }
 
 export interface RoleReport {
+  /** The roles folder, or in team mode the database the team's role files are read from (password hidden). */
   roles_dir: string;
+  /** Team mode: where the database's role files came from (seeded or pushed, from which folder, when). */
+  team?: { database: string; how: string; from: string; host: string; at: string } | null;
   /** Whether MCP_TASK_ORCHESTRATOR_CONFIG_DIR moved the role files out of .task_orchestrator/roles/. */
   from_config_dir: boolean;
   files: { name: string; path: string; exists: boolean }[];
@@ -43,6 +46,26 @@ export async function describeRoles(layout: Layout): Promise<RoleReport> {
     });
   }
   return { roles_dir: layout.rolesDir, from_config_dir: layout.rolesDir !== path.join(layout.root, 'roles'), files, roles, errors: [...catalog.errors] };
+}
+
+/** The same report for a team's role files, stored in its database (`database`: its URL, password hidden). */
+export async function describeTeamRoles(files: RoleFileSet, database: string, origin: Omit<NonNullable<RoleReport['team']>, 'database'> | null): Promise<RoleReport> {
+  const catalog = await roleCatalogFrom(files);
+  const listed = [DEFAULT_ROLES_FILE, CUSTOM_ROLES_FILE, ...[...files.keys()].filter((name) => name.startsWith(TEMPLATES_PREFIX))];
+  const roles: RoleListing[] = [...catalog.roles.values()]
+    .sort((a, b) => a.name.localeCompare(b.name))
+    .map((role) => {
+      const template = [`${role.name}.md`, GENERIC_TEMPLATE_FILE].find((candidate) => catalog.templateFiles.has(candidate));
+      return { name: role.name, source: role.source, file: role.source === 'built-in' ? null : role.source, summary: roleSummary(role), template: template ? `${TEMPLATES_PREFIX}${template}` : null };
+    });
+  return {
+    roles_dir: database,
+    team: origin ? { database, ...origin } : null,
+    from_config_dir: false,
+    files: listed.map((name) => ({ name, path: name, exists: files.has(name) })),
+    roles,
+    errors: [...catalog.errors],
+  };
 }
 
 /** The template file the role uses: one that was read (a refused one, a link out of the project say, is not). */

@@ -7,7 +7,7 @@ import { connectSpawned, samplePlan, tempProject } from './harness.js';
 
 const RECORDER = pathToFileURL(path.resolve(import.meta.dirname, '../fixtures/record-imports.mjs')).href;
 
-test('serve never loads what only other commands need: the SQLite reader (sql.js) and the MCP client', async () => {
+test('serve never loads what only other commands need: the SQLite reader (sql.js), the MCP client, and without a database URL the PostgreSQL driver', async () => {
   const project = await tempProject();
   const record = path.join(project.dir, 'imports.txt');
   const server = await connectSpawned(project.dir, { NODE_OPTIONS: `--import ${RECORDER}`, RECORD_IMPORTS_TO: record });
@@ -24,6 +24,8 @@ test('serve never loads what only other commands need: the SQLite reader (sql.js
     assert.ok(loaded.some((url) => url.includes('/dist/mcp/server.js')), 'the recorder saw the server load');
     assert.deepEqual(loaded.filter((url) => url.includes('/node_modules/sql.js/') || url.includes('/python-sqlite.js')), []);
     assert.deepEqual(loaded.filter((url) => url.includes('/node_modules/@modelcontextprotocol/client/')), []);
+    // The URL's check and redaction (database-url.js, no driver) are part of reading the settings; the store and the driver are not.
+    assert.deepEqual(loaded.filter((url) => url.includes('/node_modules/pg') || (url.includes('/dist/store/postgres/') && !url.endsWith('/database-url.js')) || url.includes('/open-team-project.js')), []);
   } finally {
     await project.remove();
   }

@@ -186,7 +186,7 @@ async function runLane(lane: number, trials: number, seed: number, totals: Total
 
       // 2. Opening the project runs recovery.
       const opened = await openProject(project.dir, SETTINGS, silentLogger);
-      const report = opened.store.lastRecovery;
+      const report = opened.recovery;
       assert.ok(report, `${context}: recovery did not run`);
       assert.deepEqual([...report.removedTempFiles].sort(), [...before.temps].sort(), `${context}: recovery must remove exactly the dead worker's temp files`);
       assert.deepEqual([...report.archived].sort(), [...completedInActive].sort(), `${context}: recovery must archive the completed parents left in tasks/active/`);
@@ -287,8 +287,8 @@ test('recovery removes a dead writer\'s temp files, archives a completed parent 
     await writeFile(liveTemp, 'in progress');
 
     const second = await openProject(project.dir, SETTINGS, silentLogger);
-    assert.deepEqual(second.store.lastRecovery?.archived, [id]);
-    assert.equal(second.store.lastRecovery?.removedTempFiles.length, 4, `removed: ${second.store.lastRecovery?.removedTempFiles.join(', ')}`);
+    assert.deepEqual(second.recovery?.archived, [id]);
+    assert.equal(second.recovery?.removedTempFiles.length, 4, `removed: ${second.recovery?.removedTempFiles.join(', ')}`);
     assert.deepEqual(await tempFilesUnder(layout.root), [liveTemp]);
     assert.ok(!(await names(path.dirname(layout.activeDir))).some((n) => n.startsWith('.journal.log.')), 'the journal rotation temp file must be removed');
     assert.deepEqual(await names(layout.activeDir), [`.${unfinished.parent_task_id}.json.${process.ppid}.00000000000a.tmp`, `${unfinished.parent_task_id}.json`]);
@@ -309,7 +309,7 @@ test('recovery removes a dead writer\'s temp files, archives a completed parent 
     const old = new Date(Date.now() - 2 * 60 * 60 * 1000);
     await utimes(liveTemp, old, old);
     const third = await openProject(project.dir, SETTINGS, silentLogger);
-    assert.deepEqual(third.store.lastRecovery?.removedTempFiles, [liveTemp]);
+    assert.deepEqual(third.recovery?.removedTempFiles, [liveTemp]);
     await third.close();
   } finally {
     await project.remove();

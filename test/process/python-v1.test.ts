@@ -36,7 +36,7 @@ test('Python v1 task files load, recover, resume and finish in format 2.0 with e
     const { orchestrator } = opened;
 
     // Recovery archived the finished Python task, as it was (a move, not a rewrite).
-    assert.deepEqual(opened.store.lastRecovery?.archived, [ALL_DONE]);
+    assert.deepEqual(opened.recovery?.archived, [ALL_DONE]);
     assert.deepEqual(await names(layout.activeDir), [`${IN_PROGRESS}.json`]);
     assert.deepEqual(await names(layout.archiveDir), [`${ALL_DONE}.json`]);
     assert.ok((await readFile(path.join(layout.archiveDir, `${ALL_DONE}.json`))).equals(doneBytes), 'the archived Python file must be unchanged');
@@ -96,7 +96,7 @@ test('Python v1 task files load, recover, resume and finish in format 2.0 with e
 
     // A second start finds nothing to recover and nothing wrong.
     const again = await openProject(project.dir, readSettings({}), silentLogger);
-    assert.deepEqual(again.store.lastRecovery, { removedTempFiles: [], archived: [] });
+    assert.deepEqual(again.recovery, { removedTempFiles: [], archived: [] });
     assert.deepEqual((await again.orchestrator.getStatus({ include_completed: true })).counts.completed, 6);
     await again.close();
   } finally {

@@ -3,12 +3,14 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { chooseProjectFolder, INSTALL_DIR, InvalidSettingError, LEASE_SECONDS_BOUNDS, LOCK_STALE_BOUNDS, LOCK_TIMEOUT_BOUNDS, projectDirProblem, readSettings } from '../../src/config.js';
+import { chooseProjectFolder, DATABASE_URL, DB_POOL_SIZE_BOUNDS, DB_STATEMENT_TIMEOUT_BOUNDS, INSTALL_DIR, InvalidSettingError, LEASE_SECONDS_BOUNDS, LOCK_STALE_BOUNDS, LOCK_TIMEOUT_BOUNDS, projectDirProblem, readSettings } from '../../src/config.js';
 import { FileLogger } from '../../src/logging/logger.js';
 
 const LEVEL = 'MCP_TASK_ORCHESTRATOR_LOG_LEVEL';
 const TIMEOUT = 'MCP_TASK_ORCHESTRATOR_LOCK_TIMEOUT_MS';
 const STALE = 'MCP_TASK_ORCHESTRATOR_LOCK_STALE_MS';
+const POOL = 'MCP_TASK_ORCHESTRATOR_DB_POOL_SIZE';
+const STATEMENT = 'MCP_TASK_ORCHESTRATOR_DB_STATEMENT_TIMEOUT_MS';
 
 function refusal(env: NodeJS.ProcessEnv): string {
   try {
@@ -22,9 +24,9 @@ function refusal(env: NodeJS.ProcessEnv): string {
 
 describe('readSettings', () => {
   test('defaults, and an empty or blank value counts as unset', () => {
-    const expected = { baseDirFromEnv: null, baseDirOrigin: 'MCP_TASK_ORCHESTRATOR_BASE_DIR', configDir: null, logLevel: 'info', lockTimeoutMs: 10_000, lockStaleMs: 30_000, leaseMs: 900_000 };
+    const expected = { baseDirFromEnv: null, baseDirOrigin: 'MCP_TASK_ORCHESTRATOR_BASE_DIR', configDir: null, logLevel: 'info', lockTimeoutMs: 10_000, lockStaleMs: 30_000, leaseMs: 900_000, databaseUrl: null, databaseUrlOrigin: DATABASE_URL, dbPoolSize: 10, dbStatementTimeoutMs: 15_000 };
     assert.deepEqual(readSettings({}), expected);
-    const blank = { MCP_TASK_ORCHESTRATOR_BASE_DIR: '', MCP_TASK_ORCHESTRATOR_CONFIG_DIR: ' ', [LEVEL]: '', [TIMEOUT]: '', [STALE]: '  ' };
+    const blank = { MCP_TASK_ORCHESTRATOR_BASE_DIR: '', MCP_TASK_ORCHESTRATOR_CONFIG_DIR: ' ', [LEVEL]: '', [TIMEOUT]: '', [STALE]: '  ', [DATABASE_URL]: ' ', [POOL]: '', [STATEMENT]: '' };
     assert.deepEqual(readSettings(blank), expected);
   });
 
@@ -53,6 +55,30 @@ describe('readSettings', () => {
       });
     }
   }
+
+  test('MCP_TASK_ORCHESTRATOR_DATABASE_URL: a postgres:// or postgresql:// URL, kept as given; anything else refused with its password hidden', () => {
+    for (const url of ['postgres://u:p@db.example.com:5432/tasks?sslmode=verify-full', 'postgresql://db/tasks', 'postgres:///tasks?host=/var/run/postgresql']) {
+      assert.equal(readSettings({ [DATABASE_URL]: ` ${url} ` }).databaseUrl, url);
+    }
+    for (const [value, shown, why] of [
+      ['mysql://u:s3cret@h/db', 'mysql://u:***@h/db', 'it starts with "mysql://", not postgres:// or postgresql://'],
+      ['postgres://u:s3cret@h/db?sslmode=sometimes', 'postgres://u:***@h/db?sslmode=sometimes', 'sslmode=sometimes is not one of disable, prefer, require, verify-ca, verify-full, no-verify'],
+      ['postgres:/tasks', 'postgres:/tasks', 'it names no host'],
+      ['postgres://u:s3cret@/db', 'postgres://***', 'it is not a URL'],
+      ['db.example.com/tasks', '***', 'it is not a URL'],
+    ]) {
+      const message = refusal({ [DATABASE_URL]: value });
+      assert.ok(message.startsWith(`${DATABASE_URL} is "${shown}": ${why}`), message);
+      assert.doesNotMatch(message, /s3cret/);
+    }
+  });
+
+  test('pool size and statement timeout: whole numbers within their bounds', () => {
+    assert.equal(readSettings({ [POOL]: String(DB_POOL_SIZE_BOUNDS.max) }).dbPoolSize, DB_POOL_SIZE_BOUNDS.max);
+    assert.equal(readSettings({ [STATEMENT]: String(DB_STATEMENT_TIMEOUT_BOUNDS.min) }).dbStatementTimeoutMs, DB_STATEMENT_TIMEOUT_BOUNDS.min);
+    assert.equal(refusal({ [POOL]: '0' }), `${POOL} is "0": use a whole number of connections from 1 to 100, or leave it unset for 10.`);
+    assert.match(refusal({ [STATEMENT]: '15s' }), new RegExp(`^${STATEMENT} is "15s": use a whole number of milliseconds from 100 \\(0\\.1 s\\) to 600000 \\(10 min\\)`));
+  });
 
   test('MCP_TASK_ORCHESTRATOR_LEASE_SECONDS: seconds from 1 to 86400, in milliseconds; anything else refused with the bounds', () => {
     const name = 'MCP_TASK_ORCHESTRATOR_LEASE_SECONDS';

@@ -12,21 +12,22 @@ export interface ArchiveOptions extends BaseOptions {
 export async function archive(options: ArchiveOptions): Promise<number> {
   const olderThanMs = options.olderThan === undefined ? null : parseDuration(options.olderThan);
   const { settings, layout } = layoutOf(options);
-  if (!(await storeExists(layout))) {
+  if (!settings.databaseUrl && !(await storeExists(layout))) {
     print(`Nothing to archive: ${printable(layout.base)} has no .task_orchestrator/ folder.`);
     return EXIT.OK;
   }
   const outcome = await withProject(settings, layout, { recover: false }, ({ orchestrator }) => archiveCompleted(orchestrator.ctx, { olderThanMs }));
   if (options.json) printJson(outcome);
-  else printOutcome(printable(outcome), options.olderThan);
+  else printOutcome(printable(outcome), options.olderThan, settings.databaseUrl ? { archive: 'the archive', active: 'the active tasks' } : { archive: 'tasks/archive/', active: 'tasks/active/' });
   return outcome.failed.length ? EXIT.PROBLEMS : EXIT.OK;
 }
 
-function printOutcome(outcome: ArchiveOutcome, olderThan: string | undefined): void {
+/** `where`: the folders, or in team mode the database's active tasks and archive. */
+function printOutcome(outcome: ArchiveOutcome, olderThan: string | undefined, where: { archive: string; active: string }): void {
   const style = styleFor(process.stdout);
   for (const a of outcome.archived) print(`${mark(style, 'fixed')} archived ${a.parent_task_id}${a.completed_at ? ` (completed ${a.completed_at})` : ''}`);
   for (const f of outcome.failed) warn(`${mark(styleFor(process.stderr), 'problem')} could not archive ${f.parent_task_id}: ${f.reason}`);
-  if (outcome.archived.length) print(`${plural(outcome.archived.length, 'task')} archived to tasks/archive/.`);
-  if (outcome.kept.length) print(`${plural(outcome.kept.length, 'completed task')} completed less than ${olderThan} ago ${outcome.kept.length === 1 ? 'stays' : 'stay'} in tasks/active/.`);
-  if (!outcome.archived.length && !outcome.kept.length && !outcome.failed.length) print('No completed task in tasks/active/: nothing to archive.');
+  if (outcome.archived.length) print(`${plural(outcome.archived.length, 'task')} archived to ${where.archive}.`);
+  if (outcome.kept.length) print(`${plural(outcome.kept.length, 'completed task')} completed less than ${olderThan} ago ${outcome.kept.length === 1 ? 'stays' : 'stay'} in ${where.active}.`);
+  if (!outcome.archived.length && !outcome.kept.length && !outcome.failed.length) print(`No completed task in ${where.active}: nothing to archive.`);
 }

@@ -12,7 +12,7 @@ export interface StatusOptions extends BaseOptions {
 /** `task-orchestrator status`: every unfinished parent with its progress; --all adds the archived ones. */
 export async function status(options: StatusOptions): Promise<number> {
   const { settings, layout } = layoutOf(options);
-  const report: StatusReport = (await storeExists(layout))
+  const report: StatusReport = settings.databaseUrl || (await storeExists(layout))
     ? await withProject(settings, layout, { recover: false }, ({ orchestrator }) => statusReport(orchestrator.ctx, { includeArchived: options.all === true }))
     : emptyReport(layout.base, options.all === true);
   if (options.json) printJson(report);

@@ -8,7 +8,7 @@ import { isParentComplete } from '../../domain/lifecycle.js';
 import type { ParentTask } from '../../domain/model.js';
 import { parseTaskFile, serializeTaskFile } from '../../domain/task-file.js';
 import { Catalog, parentNamedBy, problemWith } from './catalog.js';
-import { createFileExclusive, isCode, LinkRefusedError, moveFileDurable, moveFileNoReplace, nodeFs, NotRegularFileError, openAppendNoFollow, readRegularFileWithStatSync, tempPathFor, writeFileDurable, type DurableFs } from './durable-fs.js';
+import { createFileExclusive, isCode, LinkRefusedError, moveFileDurable, moveFileNoReplace, nodeFs, NotRegularFileError, openAppendNoFollow, readRegularFile, readRegularFileWithStatSync, tempPathFor, writeFileDurable, type DurableFs } from './durable-fs.js';
 import { ensureLayout, relativeToRoot, taskFileName, type Layout } from './layout.js';
 import { LockManager, type HeldLock } from './lock.js';
 import { PlanKeys } from './plan-keys.js';
@@ -272,6 +272,24 @@ export class FileTaskStore implements TaskStore {
     const file = path.join(dir, `${subtaskId}.${number}.md`);
     await this.writeDurably(file, text);
     return relativeToRoot(this.options.layout, file);
+  }
+
+  async readDocument(relativePath: string): Promise<string | null> {
+    const file = this.documentFile(relativePath);
+    if (file === null) return null;
+    try {
+      return (await readRegularFile(file)).toString('utf8');
+    } catch (error) {
+      if (isCode(error, 'ENOENT')) return null;
+      throw storageError(error, `read ${file}`);
+    }
+  }
+
+  /** The file of a document path as saveDocument returns it (tasks/work/<parent>/<name>.md); null for anything else. */
+  private documentFile(relativePath: string): string | null {
+    const parts = relativePath.split('/');
+    if (parts.length !== 4 || parts[0] !== 'tasks' || parts[1] !== 'work' || !isValidTaskId(parts[2]!) || !parts[3]!.endsWith('.md') || !isValidTaskId(parts[3]!.slice(0, -3))) return null;
+    return path.join(this.options.layout.workDir, parts[2]!, parts[3]!);
   }
 
   async close(): Promise<void> {

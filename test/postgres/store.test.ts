@@ -1,0 +1,276 @@
+import assert from 'node:assert/strict';
+import pg from 'pg';
+import { after, before, describe, test } from 'node:test';
+import type { Logger } from '../../src/app/ports.js';
+import { OrchestratorError } from '../../src/domain/errors.js';
+import type { ParentTask } from '../../src/domain/model.js';
+import { serializeTaskFile } from '../../src/domain/task-file.js';
+import { silentLogger } from '../../src/logging/logger.js';
+import { PostgresTaskStore, type PostgresStoreOptions } from '../../src/store/postgres/postgres-task-store.js';
+import { parentWith, subtask } from '../unit/builders.js';
+import { freshDatabase, skipWithoutPostgres, type TestDatabase } from './db.js';
+
+export function storeOptions(url: string, overrides: Partial<PostgresStoreOptions> = {}): PostgresStoreOptions {
+  return { url, poolSize: 4, statementTimeoutMs: 15_000, lockTimeoutMs: 5_000, idleInTransactionMs: 30_000, logger: silentLogger, ...overrides };
+}
+
+const plan = (id: string, statuses: ('pending' | 'completed' | 'active')[] = ['pending', 'pending']): ParentTask =>
+  parentWith(
+    statuses.map((status, i) => subtask(`${id}.${i + 1}`, { status })),
+    { parent_task_id: id, title: `Parent ${id}`, updated_at: '2025-06-01T12:00:00.000Z' },
+  );
+
+const complete = (parent: ParentTask): ParentTask => ({ ...parent, status: 'completed', subtasks: parent.subtasks.map((s) => ({ ...s, status: 'completed', results: 'done' })) });
+
+describe('PostgresTaskStore', skipWithoutPostgres, () => {
+  let db: TestDatabase;
+  let store: PostgresTaskStore;
+  /** A second server on the same database: what one writes, the other must list. */
+  let other: PostgresTaskStore;
+
+  before(async () => {
+    db = await freshDatabase();
+    store = await PostgresTaskStore.open(storeOptions(db.url));
+    other = await PostgresTaskStore.open(storeOptions(db.url));
+  });
+  after(async () => {
+    await store?.close();
+    await other?.close();
+    await db?.drop();
+  });
+
+  test('create draws a fresh task_ id; the row holds exactly the task file the file store would write', async () => {
+    const parent = await store.create((id) => plan(id));
+    assert.match(parent.parent_task_id, /^task_[0-9a-f]{10}$/);
+    const [row] = await db.query(`SELECT body, location, status, revision FROM task_orchestrator.parents WHERE parent_task_id = $1`, [parent.parent_task_id]);
+    assert.equal(row!.body, serializeTaskFile(parent));
+    assert.deepEqual({ location: row!.location, status: row!.status, revision: row!.revision }, { location: 'active', status: 'active', revision: '0' });
+    assert.deepEqual(await store.read(parent.parent_task_id), parent);
+    assert.deepEqual(await store.parentsOfSubtask(`${parent.parent_task_id}.2`), [parent.parent_task_id]);
+    assert.equal(await store.locationOf(parent.parent_task_id), 'active');
+  });
+
+  test('update: one transaction that bumps the revision; a change that throws or returns the parent unchanged writes nothing', async () => {
+    const { parent_task_id: id } = await store.create((i) => plan(i));
+    const changed = await store.update(id, (p) => ({ ...p, context: 'changed' }));
+    assert.equal(changed.revision, 1);
+    assert.equal((await other.read(id)).context, 'changed');
+    await assert.rejects(
+      store.update(id, () => {
+        throw new OrchestratorError('INVALID_TRANSITION', 'no');
+      }),
+      /no/,
+    );
+    const same = await store.update(id, (p) => p);
+    assert.equal(same.revision, 1);
+    const [row] = await db.query(`SELECT revision, body FROM task_orchestrator.parents WHERE parent_task_id = $1`, [id]);
+    assert.equal(row!.revision, '1');
+    assert.equal(row!.body, serializeTaskFile(changed));
+  });
+
+  test('concurrent updates of one parent from two stores lose nothing (each waits for the row lock)', async () => {
+    const { parent_task_id: id } = await store.create((i) => plan(i));
+    const bump = (s: PostgresTaskStore) => s.update(id, (p) => ({ ...p, context: `${p.context}x` }));
+    await Promise.all(Array.from({ length: 20 }, (_, i) => bump(i % 2 ? store : other)));
+    const final = await store.read(id);
+    assert.equal(final.context, 'x'.repeat(20));
+    assert.equal(final.revision, 20);
+  });
+
+  test('completing the last subtask archives the parent in the same commit; every store lists it there', async () => {
+    const { parent_task_id: id } = await store.create((i) => plan(i));
+    await other.list({ includeArchived: true }); // loaded before the change: the change must reach it
+    const done = await store.update(id, complete);
+    assert.equal(await store.locationOf(id), 'archive');
+    const [row] = await db.query(`SELECT body, location FROM task_orchestrator.parents WHERE parent_task_id = $1`, [id]);
+    assert.deepEqual(row, { body: serializeTaskFile(done), location: 'archive' });
+    for (const s of [store, other]) {
+      assert.ok(!(await s.list({ includeArchived: false })).some((p) => p.parent_task_id === id));
+      const archived = (await s.list({ includeArchived: true })).find((p) => p.parent_task_id === id);
+      assert.deepEqual([archived?.location, archived?.status, archived?.description], ['archive', 'completed', '']);
+    }
+    assert.equal(await store.archiveIfComplete(id), false, 'already archived');
+  });
+
+  test('list and statistics follow another server\'s writes, ordered most recently updated first', async () => {
+    const a = await other.create((id) => ({ ...plan(id, ['active', 'pending']), updated_at: '2030-01-01T00:00:00.000Z' }));
+    const listed = await store.list({ includeArchived: false });
+    assert.equal(listed[0]!.parent_task_id, a.parent_task_id);
+    const stats = await store.statistics({ includeArchived: false });
+    assert.ok(stats.withActiveSubtasks.some((p) => p.parent_task_id === a.parent_task_id));
+    const before = stats.counts.active;
+    await other.update(a.parent_task_id, (p) => ({ ...p, subtasks: p.subtasks.map((s) => ({ ...s, status: 'pending' as const })) }));
+    const afterStats = await store.statistics({ includeArchived: false });
+    assert.equal(afterStats.counts.active, before - 1);
+    assert.ok(!afterStats.withActiveSubtasks.some((p) => p.parent_task_id === a.parent_task_id));
+    assert.equal(afterStats.parents.active, (await db.query(`SELECT count(*)::int AS n FROM task_orchestrator.parents WHERE location = 'active'`))[0]!.n);
+  });
+
+  test('a change committed after a later one (out of order) still reaches every listing', async () => {
+    const slow = await store.create((id) => plan(id));
+    const fast = await store.create((id) => plan(id));
+    await other.list({ includeArchived: false });
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      // A transaction that writes first and commits last, as a slow server's would.
+      await client.query('BEGIN');
+      await client.query(`UPDATE task_orchestrator.parents SET summary = jsonb_set(summary, '{title}', '"Slow title"') WHERE parent_task_id = $1`, [slow.parent_task_id]);
+      await store.update(fast.parent_task_id, (p) => ({ ...p, title: 'Fast title' }));
+      const listed = await other.list({ includeArchived: false });
+      assert.equal(listed.find((p) => p.parent_task_id === fast.parent_task_id)?.title, 'Fast title');
+      await client.query('COMMIT');
+    } finally {
+      await client.end();
+    }
+    const listed = await other.list({ includeArchived: false });
+    assert.equal(listed.find((p) => p.parent_task_id === slow.parent_task_id)?.title, 'Slow title');
+  });
+
+  test('a row removed by hand leaves every listing; a body edited by hand is followed, and one that does not parse is reported and kept', async () => {
+    const gone = await store.create((id) => plan(id));
+    const edited = await store.create((id) => plan(id));
+    const broken = await store.create((id) => plan(id));
+    await other.list({ includeArchived: false });
+    await db.query(`DELETE FROM task_orchestrator.parents WHERE parent_task_id = $1`, [gone.parent_task_id]);
+    await db.query(`UPDATE task_orchestrator.parents SET body = $2 WHERE parent_task_id = $1`, [edited.parent_task_id, serializeTaskFile({ ...edited, title: 'Retitled by hand' })]);
+    await db.query(`UPDATE task_orchestrator.parents SET body = '{"not": "a task"' WHERE parent_task_id = $1`, [broken.parent_task_id]);
+    for (const s of [store, other]) {
+      const listed = await s.list({ includeArchived: false });
+      assert.ok(!listed.some((p) => p.parent_task_id === gone.parent_task_id), 'removed row listed');
+      assert.equal(listed.find((p) => p.parent_task_id === edited.parent_task_id)?.title, 'Retitled by hand');
+      assert.ok(!listed.some((p) => p.parent_task_id === broken.parent_task_id), 'unparseable row listed');
+      const problem = s.problems().find((p) => p.parent_task_id === broken.parent_task_id);
+      assert.equal(problem?.kind, 'corrupt');
+    }
+    await assert.rejects(store.read(broken.parent_task_id), (error: OrchestratorError) => error.code === 'STORE_CORRUPT' && /does not parse/.test(error.message));
+    await assert.rejects(store.update(broken.parent_task_id, (p) => p), (error: OrchestratorError) => error.code === 'STORE_CORRUPT');
+    assert.equal((await db.query(`SELECT body FROM task_orchestrator.parents WHERE parent_task_id = $1`, [broken.parent_task_id]))[0]!.body, '{"not": "a task"', 'kept as it was');
+    const health = await store.health();
+    assert.deepEqual(health.unusableRows.map((p) => p.parent_task_id), [broken.parent_task_id]);
+    await db.query(`UPDATE task_orchestrator.parents SET body = $2 WHERE parent_task_id = $1`, [broken.parent_task_id, serializeTaskFile(broken)]);
+    assert.ok((await store.list({ includeArchived: false })).some((p) => p.parent_task_id === broken.parent_task_id), 'listed again once mended');
+    assert.ok(!store.problems().some((p) => p.parent_task_id === broken.parent_task_id));
+  });
+
+  test('createWithId and importParent never overwrite; subtask ids reused across parents name every holder', async () => {
+    const first = plan('task_00000000aa');
+    assert.deepEqual(await store.createWithId(first), { parent: first, created: true });
+    const again = await other.createWithId({ ...first, context: 'another' });
+    assert.deepEqual(again, { parent: first, created: false });
+    const python = (id: string) => parentWith([subtask('architect_1a2b3c', { status: 'completed', results: 'r' })], { parent_task_id: id, version: '1.0' });
+    assert.equal(await store.importParent(python('task_py_one'), 'archive'), true);
+    assert.equal(await store.importParent(python('task_py_two'), 'active'), true);
+    assert.equal(await other.importParent(python('task_py_one'), 'active'), false);
+    assert.equal(await store.locationOf('task_py_one'), 'archive');
+    assert.deepEqual(await other.parentsOfSubtask('architect_1a2b3c'), ['task_py_one', 'task_py_two']);
+    assert.deepEqual(await store.parentsOfSubtask('nothing_like_it'), []);
+  });
+
+  test('plan keys: one record per key across servers, the first one kept', async () => {
+    const key = 'a'.repeat(64);
+    const proposals = Array.from({ length: 6 }, (_, i) => ({ args_sha256: 'b'.repeat(64), parent_task_id: `task_000000000${i}`, at: new Date().toISOString() }));
+    const records = await Promise.all(proposals.map((p, i) => (i % 2 ? store : other).reservePlanKey(key, p)));
+    assert.equal(new Set(records.map((r) => r.parent_task_id)).size, 1);
+    assert.deepEqual(await store.reservePlanKey(key, { ...proposals[0]!, parent_task_id: 'task_ffffffffff' }), records[0]);
+    await db.query(`UPDATE task_orchestrator.plan_keys SET stored_at = now() - interval '25 hours' WHERE key_sha256 = $1`, [key]);
+    assert.equal(await store.sweepPlanKeys(), 1);
+    assert.equal((await store.reservePlanKey(key, { ...proposals[0]!, parent_task_id: 'task_eeeeeeeeee' })).parent_task_id, 'task_eeeeeeeeee');
+  });
+
+  test('documents saved by a change commit with it, or not at all; read back by the path the file store would return', async () => {
+    const { parent_task_id: id } = await store.create((i) => plan(i));
+    let path = '';
+    await store.update(id, async (p) => {
+      path = await store.saveDocument(id, `${id}.1`, 'long work', 1);
+      return { ...p, subtasks: p.subtasks.map((s, i) => (i === 0 ? { ...s, detailed_work_file: path } : s)) };
+    });
+    assert.equal(path, `tasks/work/${id}/${id}.1.1.md`);
+    assert.equal(await other.readDocument(path), 'long work');
+    await assert.rejects(
+      store.update(id, async () => {
+        await store.saveDocument(id, `${id}.2`, 'never stored', 1);
+        throw new OrchestratorError('INVALID_TRANSITION', 'refused after the document');
+      }),
+      /refused after the document/,
+    );
+    assert.equal(await store.readDocument(`tasks/work/${id}/${id}.2.1.md`), null);
+  });
+
+  test('TASK_NOT_FOUND and INVALID_TASK_ID as the file store says them', async () => {
+    await assert.rejects(store.read('task_0000000000'), (error: OrchestratorError) => error.code === 'TASK_NOT_FOUND');
+    await assert.rejects(store.update('task_0000000000', (p) => p), (error: OrchestratorError) => error.code === 'TASK_NOT_FOUND');
+    await assert.rejects(store.read('../etc'), (error: OrchestratorError) => error.code === 'INVALID_TASK_ID');
+    assert.equal(await store.locationOf('../etc'), null);
+  });
+});
+
+describe('the team\'s roles in the database', skipWithoutPostgres, () => {
+  let db: TestDatabase;
+  before(async () => {
+    db = await freshDatabase();
+  });
+  after(async () => {
+    await db?.drop();
+  });
+
+  test('seeded from the first server\'s files when there are none, never by a later server; a push replaces them all', async () => {
+    const seed = (text: string) => ({ files: new Map([['custom_roles.yaml', text]]), origin: { how: 'seeded' as const, from: '/first', host: 'h', at: 'now' } });
+    const first = await PostgresTaskStore.open(storeOptions(db.url, { seedRoles: seed('first: {}\n') }));
+    const second = await PostgresTaskStore.open(storeOptions(db.url, { seedRoles: seed('second: {}\n') }));
+    try {
+      assert.deepEqual(await second.roleFiles(), new Map([['custom_roles.yaml', 'first: {}\n']]));
+      assert.equal((await second.roleFilesOrigin())?.from, '/first');
+      await second.pushRoleFiles(new Map([['default_roles.yaml', 'd'], ['templates/architect.md', 't']]), { how: 'pushed', from: '/second', host: 'h', at: 'later' });
+      assert.deepEqual(await first.roleFiles(), new Map([['default_roles.yaml', 'd'], ['templates/architect.md', 't']]));
+      assert.equal((await first.roleFilesOrigin())?.how, 'pushed');
+    } finally {
+      await first.close();
+      await second.close();
+    }
+  });
+});
+
+describe('the schema', skipWithoutPostgres, () => {
+  test('servers starting at once on an empty database migrate it once', async () => {
+    const db = await freshDatabase();
+    const stores: PostgresTaskStore[] = [];
+    try {
+      const opened = await Promise.allSettled(Array.from({ length: 8 }, () => PostgresTaskStore.open(storeOptions(db.url, { poolSize: 1 }))));
+      for (const result of opened) if (result.status === 'fulfilled') stores.push(result.value);
+      assert.deepEqual(opened.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason)), []);
+      assert.deepEqual(await db.query(`SELECT version FROM task_orchestrator.schema_version`), [{ version: 1 }]);
+      assert.equal(stores.filter((s) => s.schema!.applied.length > 0).length, 1, 'exactly one of them applied the migration');
+    } finally {
+      for (const s of stores) await s.close();
+      await db.drop();
+    }
+  });
+
+  test('a schema newer than this code knows is refused, saying which and what to do', async () => {
+    const db = await freshDatabase();
+    try {
+      await (await PostgresTaskStore.open(storeOptions(db.url))).close();
+      await db.query(`INSERT INTO task_orchestrator.schema_version (version, description, applied_by) VALUES (99, 'from the future', 'task-orchestrator 9.0.0')`);
+      await assert.rejects(PostgresTaskStore.open(storeOptions(db.url)), (error: OrchestratorError) => {
+        assert.equal(error.code, 'UNSUPPORTED_VERSION');
+        assert.match(error.message, /schema version 99, newer than this task-orchestrator .* knows \(up to 1\).*Upgrade task-orchestrator/);
+        return true;
+      });
+    } finally {
+      await db.drop();
+    }
+  });
+
+  test('an unreachable database is STORAGE_UNAVAILABLE, naming it without its password', async () => {
+    const warnings: string[] = [];
+    const logger: Logger = { ...silentLogger, warn: (m) => warnings.push(m) };
+    await assert.rejects(PostgresTaskStore.open(storeOptions('postgres://someone:hunter2secret@127.0.0.1:1/nowhere', { logger })), (error: OrchestratorError) => {
+      assert.equal(error.code, 'STORAGE_UNAVAILABLE');
+      assert.match(error.message, /postgres:\/\/someone:\*\*\*@127\.0\.0\.1:1\/nowhere cannot be reached \(.*ECONNREFUSED/);
+      assert.doesNotMatch(JSON.stringify({ message: error.message, data: error.data, warnings }), /hunter2secret/);
+      assert.equal(error.data.retryable, true);
+      return true;
+    });
+  });
+});
