@@ -43,23 +43,20 @@ export function isRetentionOn(policy: RetentionPolicy): boolean {
 /** The parents the policy prunes, oldest first (ties by id). Never an active parent; nothing when the policy is off. */
 export function chooseParentsToPrune(parents: readonly RetentionCandidate[], policy: RetentionPolicy, now: Date): PruneChoice[] {
   if (!isRetentionOn(policy)) return [];
-  const dated = parents
+  const oldestFirst = parents
     .filter((p) => p.location === 'archive' && (p.status === undefined || p.status === 'completed'))
     .map((p) => ({ id: p.parent_task_id, at: p.completed_at || p.updated_at }))
     .map((p) => ({ ...p, time: Date.parse(p.at) }))
     .filter((p) => Number.isFinite(p.time))
-    .sort((a, b) => b.time - a.time || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)); // newest first
-  const chosen = new Map<string, PruneChoice>();
-  const choose = (p: { id: string; at: string }, reason: 'age' | 'count') => {
-    const existing = chosen.get(p.id);
-    if (existing) existing.reasons.push(reason);
-    else chosen.set(p.id, { parent_task_id: p.id, at: p.at, reasons: [reason] });
-  };
-  if (policy.maxAgeDays !== null) {
-    const cutoff = now.getTime() - policy.maxAgeDays * DAY_MS;
-    for (const p of dated) if (p.time < cutoff) choose(p, 'age');
+    .sort((a, b) => a.time - b.time || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const cutoff = policy.maxAgeDays === null ? null : now.getTime() - policy.maxAgeDays * DAY_MS;
+  const beyondCount = policy.maxCount === null ? 0 : Math.max(0, oldestFirst.length - policy.maxCount);
+  const chosen: PruneChoice[] = [];
+  for (const [i, p] of oldestFirst.entries()) {
+    const reasons: PruneChoice['reasons'] = [];
+    if (cutoff !== null && p.time < cutoff) reasons.push('age');
+    if (i < beyondCount) reasons.push('count');
+    if (reasons.length) chosen.push({ parent_task_id: p.id, at: p.at, reasons });
   }
-  if (policy.maxCount !== null) for (const p of dated.slice(policy.maxCount)) choose(p, 'count');
-  const order = new Map(dated.map((p, i) => [p.id, i]));
-  return [...chosen.values()].sort((a, b) => order.get(b.parent_task_id)! - order.get(a.parent_task_id)!);
+  return chosen;
 }
