@@ -59,16 +59,10 @@ export function needsRotation(parent: ParentTask, keyring: Keyring): boolean {
  * The parent encrypted with the keyring's current key. Already so: the same object back (resumable
  * conversions skip it); encrypted with an older key of the keyring: decrypted and encrypted again. A
  * parent without a title gets the one parseTaskFile would derive, since derived from the ciphertext it
- * would be garbage.
+ * would be garbage. (A store encrypts through one ParentCodec, which remembers texts: see there.)
  */
 export function encryptParent(parent: ParentTask, keyring: Keyring): ParentTask {
-  const key = keyring.current;
-  if (!key) throw new OrchestratorError('ENCRYPTION_KEY_REQUIRED', `No encryption key is configured to encrypt task ${parent.parent_task_id} with. Set MCP_TASK_ORCHESTRATOR_ENCRYPTION_KEY_FILE (task-orchestrator setup encryption creates a key file).`);
-  if (parentKeyId(parent) === key.id) return parent;
-  const clear = decryptParent(parent, keyring);
-  const titled = clear.title === undefined ? { ...clear, title: titleFrom(clear.description) } : clear;
-  const encrypted = mapTexts(titled, encryptingWith(key));
-  return { ...encrypted, [MARK_FIELD]: { envelope: ENVELOPE_FORMAT, key_id: key.id } satisfies EncryptionMark } as ParentTask;
+  return new ParentCodec(keyring, { cacheChars: 0 }).encrypt(parent);
 }
 
 /**
@@ -77,11 +71,100 @@ export function encryptParent(parent: ParentTask, keyring: Keyring): ParentTask 
  * STORE_CORRUPT when a text fails authentication or is not encrypted with the parent's key.
  */
 export function decryptParent(parent: ParentTask, keyring: Keyring): ParentTask {
-  if (!isEncrypted(parent)) return parent;
-  const mark = markOf(parent);
-  const key = keyFor(keyring, mark.key_id, `task ${parent.parent_task_id}`);
-  const { [MARK_FIELD]: _mark, ...rest } = parent as Marked;
-  return mapTexts(rest as ParentTask, decryptingWith(key));
+  return new ParentCodec(keyring, { cacheChars: 0 }).decrypt(parent);
+}
+
+/**
+ * encryptParent and decryptParent for a store: one per process and keyring. It remembers the texts it
+ * decrypted and encrypted (a bounded cache, 8 million characters by default), so that a parent read and
+ * written again costs a cipher operation per text that changed, not per text: each write of a typical
+ * parent changes two or three of its fifty texts. A text unchanged keeps the envelope it had on disk,
+ * which shows an observer of the files which texts changed between two writes, as the clear statuses
+ * and times already do; never what they say.
+ */
+export class ParentCodec {
+  readonly #cache: TextCache | null;
+
+  constructor(
+    readonly keyring: Keyring,
+    options: { cacheChars?: number } = {},
+  ) {
+    const chars = options.cacheChars ?? 8_000_000;
+    this.#cache = chars > 0 ? new TextCache(chars) : null;
+  }
+
+  /** See encryptParent. */
+  encrypt(parent: ParentTask): ParentTask {
+    const key = this.keyring.current;
+    if (!key) throw new OrchestratorError('ENCRYPTION_KEY_REQUIRED', `No encryption key is configured to encrypt task ${parent.parent_task_id} with. Set MCP_TASK_ORCHESTRATOR_ENCRYPTION_KEY_FILE (task-orchestrator setup encryption creates a key file).`);
+    if (parentKeyId(parent) === key.id) return parent;
+    const clear = this.decrypt(parent);
+    const titled = clear.title === undefined ? { ...clear, title: titleFrom(clear.description) } : clear;
+    const encrypted = mapTexts(titled, encryptingWith(key, this.#cache));
+    return { ...encrypted, [MARK_FIELD]: { envelope: ENVELOPE_FORMAT, key_id: key.id } satisfies EncryptionMark } as ParentTask;
+  }
+
+  /** See decryptParent. */
+  decrypt(parent: ParentTask): ParentTask {
+    if (!isEncrypted(parent)) return parent;
+    const mark = markOf(parent);
+    const key = keyFor(this.keyring, mark.key_id, `task ${parent.parent_task_id}`);
+    const { [MARK_FIELD]: _mark, ...rest } = parent as Marked;
+    return mapTexts(rest as ParentTask, decryptingWith(key, this.#cache));
+  }
+}
+
+/**
+ * Envelopes and their texts, both ways, the oldest dropped first once the characters held pass `maxChars`
+ * (first in, first out: a text still in use is simply encrypted or decrypted again, and remembered anew). Only what was authenticated (decrypted) or made here (encrypted) is ever put in, keyed by
+ * the context, so a hit is exactly what the cipher would have answered.
+ */
+class TextCache {
+  readonly #sealed = new Map<string, string>();
+  readonly #opened = new Map<string, string>();
+  #chars = 0;
+
+  constructor(private readonly maxChars: number) {}
+
+  sealed(keyId: string, context: string, plain: string): string | undefined {
+    return this.#hit(this.#sealed, `${keyId}\u0000${context}\u0000${plain}`);
+  }
+
+  opened(context: string, envelope: string): string | undefined {
+    return this.#hit(this.#opened, `${context}\u0000${envelope}`);
+  }
+
+  remember(keyId: string, context: string, plain: string, envelope: string): void {
+    const size = 2 * (context.length + plain.length + envelope.length);
+    if (size > this.maxChars / 16) return; // one huge text must not push everything else out
+    this.#put(this.#sealed, `${keyId}\u0000${context}\u0000${plain}`, envelope);
+    this.#put(this.#opened, `${context}\u0000${envelope}`, plain);
+    while (this.#chars > this.maxChars) this.#evictOldest();
+  }
+
+  #hit(map: Map<string, string>, key: string): string | undefined {
+    return map.get(key);
+  }
+
+  #put(map: Map<string, string>, key: string, value: string): void {
+    const old = map.get(key);
+    if (old !== undefined) {
+      this.#chars -= key.length + old.length;
+      map.delete(key);
+    }
+    map.set(key, value);
+    this.#chars += key.length + value.length;
+  }
+
+  #evictOldest(): void {
+    for (const map of [this.#sealed, this.#opened]) {
+      const first = map.entries().next();
+      if (first.done) continue;
+      const [key, value] = first.value;
+      map.delete(key);
+      this.#chars -= key.length + value.length;
+    }
+  }
 }
 
 function markOf(parent: ParentTask): EncryptionMark {
@@ -102,21 +185,34 @@ interface TextCodec {
   reply(value: Record<string, unknown>, context: string, what: string): Record<string, unknown>;
 }
 
-function encryptingWith(key: EncryptionKey): TextCodec {
+function encryptingWith(key: EncryptionKey, cache: TextCache | null): TextCodec {
+  const text = (value: string, context: string) => {
+    const known = cache?.sealed(key.id, context, value);
+    if (known !== undefined) return known;
+    const envelope = encryptText(value, key, context);
+    cache?.remember(key.id, context, value, envelope);
+    return envelope;
+  };
   return {
-    text: (value, context) => encryptText(value, key, context),
-    reply: (value, context) => ({ enc: encryptText(JSON.stringify(value), key, context) }),
+    text,
+    reply: (value, context) => ({ enc: text(JSON.stringify(value), context) }),
   };
 }
 
-function decryptingWith(key: EncryptionKey): TextCodec {
+function decryptingWith(key: EncryptionKey, cache: TextCache | null): TextCodec {
   const ring: Keyring = { current: key, previous: [] };
+  const ownPrefix = `${ENVELOPE_PREFIX}${key.id}:`;
   const text = (value: string, context: string, what: string) => {
     // Every text of the parent is in its key: another key id is a text put there by hand, not one we wrote.
-    if (envelopeKeyId(value) !== key.id) {
+    // (A prefix test: the envelope's full shape is checked when it is decrypted; a remembered one was.)
+    if (!value.startsWith(ownPrefix)) {
       throw new OrchestratorError('STORE_CORRUPT', `${what} is not encrypted with the key of its task (${key.id}): the file was changed by hand or damaged. It is kept as it is; bring it back from a backup.`, { key_id: key.id });
     }
-    return decryptText(value, ring, context, what);
+    const known = cache?.opened(context, value);
+    if (known !== undefined) return known;
+    const plain = decryptText(value, ring, context, what);
+    cache?.remember(key.id, context, plain, value);
+    return plain;
   };
   return {
     text,

@@ -6,7 +6,7 @@ import { OrchestratorError } from '../../src/domain/errors.js';
 import type { ParentTask } from '../../src/domain/model.js';
 import { parseTaskFile, serializeTaskFile } from '../../src/domain/task-file.js';
 import { EncryptionKey, encryptText, keyringOf, NO_KEYS } from '../../src/safety/encryption.js';
-import { decryptDocument, decryptParent, documentKeyId, encryptDocument, encryptParent, isEncrypted, isEncryptedDocument, needsEncryption, needsRotation, parentKeyId } from '../../src/safety/parent-codec.js';
+import { decryptDocument, decryptParent, documentKeyId, encryptDocument, encryptParent, isEncrypted, isEncryptedDocument, needsEncryption, needsRotation, ParentCodec, parentKeyId } from '../../src/safety/parent-codec.js';
 import { LATER, NOW, parentWith, subtask } from '../unit/builders.js';
 import { idMaker, makeParent, rng } from '../../bench/generate.js';
 
@@ -176,6 +176,40 @@ describe('parent codec', () => {
     ];
     for (const [i, parent] of tampered.entries()) assert.equal(codeOf(() => decryptParent(parent, ring)), 'STORE_CORRUPT', `case ${i}`);
     assert.equal(codeOf(() => decryptParent({ ...encrypted, encryption: { envelope: 'enc:v9', key_id: key.id } } as ParentTask, ring)), 'UNSUPPORTED_VERSION');
+  });
+});
+
+describe('ParentCodec (a store\'s codec, remembering texts)', () => {
+  test('read, change one text, write: only that text gets a new envelope, and it all reads back', () => {
+    const codec = new ParentCodec(ring);
+    const stored = encryptParent(fullParent(), ring); // written by another process: nothing remembered
+    const read = codec.decrypt(stored);
+    assert.deepEqual(read, fullParent());
+    const changed = { ...read, subtasks: [read.subtasks[0]!, { ...read.subtasks[1]!, results: 'SECRET new results' }, read.subtasks[2]!] };
+    const written = codec.encrypt(changed);
+    assert.equal(written.description, stored.description);
+    assert.deepEqual(written.subtasks[0], stored.subtasks[0]);
+    assert.equal(written.subtasks[1]!.title, stored.subtasks[1]!.title);
+    assert.notEqual(written.subtasks[1]!.results, stored.subtasks[1]!.results);
+    assert.deepEqual(written.history, stored.history);
+    assert.deepEqual(decryptParent(written, ring), changed);
+    assert.deepEqual(new ParentCodec(ring).decrypt(written), changed);
+  });
+
+  test('what it remembers never lets damage or a moved text through', () => {
+    const codec = new ParentCodec(ring);
+    const stored = codec.encrypt(fullParent());
+    assert.deepEqual(codec.decrypt(stored), fullParent()); // every envelope remembered now
+    const flip = (text: string) => `${text.slice(0, -3)}${text.at(-3) === 'A' ? 'B' : 'A'}${text.slice(-2)}`;
+    assert.equal(codeOf(() => codec.decrypt({ ...stored, description: flip(stored.description) })), 'STORE_CORRUPT');
+    assert.equal(codeOf(() => codec.decrypt({ ...stored, description: stored.context })), 'STORE_CORRUPT');
+    assert.equal(codeOf(() => codec.decrypt({ ...stored, title: stored.subtasks[0]!.title })), 'STORE_CORRUPT');
+    assert.equal(codeOf(() => new ParentCodec(keyringOf(newer)).decrypt(stored)), 'ENCRYPTION_KEY_MISMATCH');
+  });
+
+  test('a small cache still gives exact results', () => {
+    const codec = new ParentCodec(ring, { cacheChars: 2_000 });
+    for (const parent of generatedParents()) assert.deepEqual(codec.decrypt(codec.encrypt(parent)), parent);
   });
 });
 
