@@ -60,16 +60,7 @@ async function readAll(file: string, keyring = keyringOf(null)): Promise<BackupE
  * gzip'd with the header task-orchestrator writes, and a manifest listing what `listed` says.
  */
 function craft(entries: { name: string; data: Buffer; type?: string }[], manifest: Partial<BackupManifest> | null = {}, listed = entries): Buffer {
-  const full: BackupManifest = {
-    format: BACKUP_FORMAT,
-    format_version: 1,
-    created_at: '2025-06-01T12:00:00.000Z',
-    generator: 'hand',
-    source,
-    counts: countsOf(listed.map((e) => e.name)),
-    entries: listed.map((e) => ({ name: e.name, size: e.data.length, sha256: createHash('sha256').update(e.data).digest('hex') })),
-    ...manifest,
-  };
+  const full: BackupManifest = { ...manifestOf(listed), ...manifest };
   const parts: Buffer[] = manifest ? [tarEntry(MANIFEST_NAME, Buffer.from(JSON.stringify(full)), new Date())] : [];
   for (const e of entries) parts.push(e.type ? withType(tarEntry(e.name, e.data, new Date()), e.type) : tarEntry(e.name, e.data, new Date()));
   parts.push(END_OF_ARCHIVE);
@@ -81,6 +72,19 @@ function gzipped(parts: Buffer[]): Buffer {
   const gz = gzipSync(Buffer.concat(parts));
   Buffer.from([0, 0, 0, 0, 0, 0xff]).copy(gz, 4);
   return gz;
+}
+
+/** A correct manifest for these entries. */
+function manifestOf(listed: { name: string; data: Buffer }[]): BackupManifest {
+  return {
+    format: BACKUP_FORMAT,
+    format_version: 1,
+    created_at: '2025-06-01T12:00:00.000Z',
+    generator: 'hand',
+    source,
+    counts: countsOf(listed.map((e) => e.name)),
+    entries: listed.map((e) => ({ name: e.name, size: e.data.length, sha256: createHash('sha256').update(e.data).digest('hex') })),
+  };
 }
 
 /** A tar header with another type flag, its checksum recomputed (a link, a folder...). */
@@ -275,6 +279,8 @@ describe('backup archive: damage and foreign archives are refused before anythin
     ['a checksum that does not match', craft(good, {}, [good[0]!, { ...good[1]!, data: Buffer.from('{"parent_task_id":"task_9876543211"}\n') }]), 'BACKUP_INVALID'],
     ['a size that does not match', craft(good, {}, [good[0]!, { ...good[1]!, data: Buffer.concat([good[1]!.data, Buffer.from(' ')]) }]), 'BACKUP_INVALID'],
     ['no manifest', craft(good, null), 'BACKUP_INVALID'],
+    ['a manifest under another name', gzipped([tarEntry('roles/manifest.json', Buffer.from(JSON.stringify(manifestOf(good))), new Date()), ...good.map((e) => tarEntry(e.name, e.data, new Date())), END_OF_ARCHIVE]), 'BACKUP_INVALID'],
+    ['an entry under another name than listed, same bytes', craft([{ name: 'roles/b.yaml', data: Buffer.from('same') }], {}, [{ name: 'roles/a.yaml', data: Buffer.from('same') }]), 'BACKUP_INVALID'],
     ['the manifest not first', gzipped([tarEntry(good[0]!.name, good[0]!.data, new Date()), tarEntry(MANIFEST_NAME, Buffer.from('{}'), new Date()), END_OF_ARCHIVE]), 'BACKUP_INVALID'],
     ['counts that do not add up', craft(good, { counts: { parents_active: 2, parents_archived: 1, documents: 0, role_files: 0, plan_keys: 0 } }), 'BACKUP_INVALID'],
     ['another format', craft(good, { format: 'someone-else' as typeof BACKUP_FORMAT }), 'BACKUP_INVALID'],
