@@ -104,6 +104,11 @@ export class ParentCodec {
     return { ...encrypted, [MARK_FIELD]: { envelope: ENVELOPE_FORMAT, key_id: key.id } satisfies EncryptionMark } as ParentTask;
   }
 
+  /** What a store writes: encrypted with the current key when there is one, else in clear (encryption off, or being undone). */
+  forStorage(parent: ParentTask): ParentTask {
+    return this.keyring.current ? this.encrypt(parent) : this.decrypt(parent);
+  }
+
   /** See decryptParent. */
   decrypt(parent: ParentTask): ParentTask {
     if (!isEncrypted(parent)) return parent;
@@ -267,7 +272,11 @@ function mapSubtask(subtask: Subtask, codec: TextCodec, place: Place, parentId: 
 
 function mapLost(lost: LostResults, codec: TextCodec, place: Place, parentId: string, sid: string): LostResults {
   const one = (name: string, value: string) => codec.text(value, place('subtask', sid, 'lost_results', lost.agent_id, lost.at, name), `task ${parentId} subtask ${sid} lost results of ${lost.agent_id} ${name}`);
-  return { ...lost, results: one('results', lost.results), artifacts: lost.artifacts.map((a) => one('artifacts', a)) };
+  // parseTaskFile checks only agent_id of these notes: a hand-edited one may lack the others (kept as they are).
+  const out: LostResults = { ...lost };
+  if (typeof lost.results === 'string') out.results = one('results', lost.results);
+  if (Array.isArray(lost.artifacts)) out.artifacts = lost.artifacts.map((a) => (typeof a === 'string' ? one('artifacts', a) : a));
+  return out;
 }
 
 function mapEvent(event: HistoryEvent, codec: TextCodec, place: Place, parentId: string): HistoryEvent {

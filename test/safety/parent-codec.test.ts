@@ -90,6 +90,12 @@ describe('parent codec', () => {
     }
   });
 
+  test('a hand-edited file with incomplete lost results round-trips instead of crashing', () => {
+    const parsed = parseTaskFile(serializeTaskFile(parentWith([subtask('p.1', { lost_results: [{ agent_id: 'a' } as never] })], { title: 't' })));
+    assert.ok(parsed.ok);
+    assert.deepEqual(decryptParent(encryptParent(parsed.value, ring), ring), parsed.value);
+  });
+
   test('no sensitive text survives in the serialized encrypted file, and it parses as a task file', () => {
     const encrypted = encryptParent(fullParent(), ring);
     const text = serializeTaskFile(encrypted);
@@ -205,6 +211,16 @@ describe('ParentCodec (a store\'s codec, remembering texts)', () => {
     assert.equal(codeOf(() => codec.decrypt({ ...stored, description: stored.context })), 'STORE_CORRUPT');
     assert.equal(codeOf(() => codec.decrypt({ ...stored, title: stored.subtasks[0]!.title })), 'STORE_CORRUPT');
     assert.equal(codeOf(() => new ParentCodec(keyringOf(newer)).decrypt(stored)), 'ENCRYPTION_KEY_MISMATCH');
+  });
+
+  test('forStorage: encrypted with a current key; in clear without one (an old key only reads)', () => {
+    assert.equal(parentKeyId(new ParentCodec(ring).forStorage(fullParent())), key.id);
+    const encrypted = encryptParent(fullParent(), ring);
+    const readOnly = new ParentCodec(keyringOf(null, [key]));
+    assert.equal(isEncrypted(readOnly.forStorage(encrypted)), false);
+    assert.deepEqual(readOnly.forStorage(encrypted), fullParent());
+    const clear = fullParent();
+    assert.equal(new ParentCodec(keyringOf(null)).forStorage(clear), clear);
   });
 
   test('a small cache still gives exact results', () => {
