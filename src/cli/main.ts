@@ -111,24 +111,31 @@ program
 program
   .command('setup')
   .description('Add this server to an MCP client\'s configuration, keeping every other server')
-  .argument('<client>', 'claude-code, claude-desktop, cursor, vscode, windsurf or cline')
+  .argument('<client>', 'claude-code, claude-desktop, cursor, vscode, windsurf or cline; or "encryption" to create an encryption key file')
   .option('--print', 'show the change without writing anything')
   .option('--scope <scope>', 'project (the project\'s own file; default for claude-code, cursor, vscode) or user (the user-wide file)')
   .option('--name <name>', 'the server\'s name in the configuration', 'task-orchestrator')
   .option('--npx', 'start the server with "npx -y mcp-task-orchestrator serve" instead of this installation')
   .option('--base-dir <dir>', 'the project (default: the current folder): where project-scoped files go; user-wide files name it in MCP_TASK_ORCHESTRATOR_BASE_DIR')
   .option('--http <url>', 'connect to a running "serve --http" at this URL instead of starting a server (claude-code, cursor, vscode, windsurf); the token is taken from MCP_TASK_ORCHESTRATOR_HTTP_TOKEN, never written into the file')
+  .option('--key-file <file>', 'with "setup encryption": where to create the key (default: ~/.config/task-orchestrator/encryption.key)')
   .addOption(new Option('--platform <platform>', 'write the file for another platform').choices(['linux', 'darwin', 'win32']).hideHelp())
   .addHelpText(
     'after',
-    `${examples('setup claude-code', 'setup claude-desktop --print', 'setup vscode --scope user', 'setup cursor --base-dir ~/code/my-project', 'setup windsurf --base-dir ~/code/my-project --scope user', `setup claude-code --http http://127.0.0.1:${DEFAULT_HTTP_PORT}/mcp`)}
+    `${examples('setup claude-code', 'setup claude-desktop --print', 'setup vscode --scope user', 'setup cursor --base-dir ~/code/my-project', 'setup windsurf --base-dir ~/code/my-project --scope user', `setup claude-code --http http://127.0.0.1:${DEFAULT_HTTP_PORT}/mcp`, 'setup encryption', 'setup encryption --key-file ~/secrets/tasks.key')}
 
 Files: claude-code .mcp.json (user: ~/.claude.json), claude-desktop claude_desktop_config.json,
 cursor .cursor/mcp.json (user: ~/.cursor/mcp.json), vscode .vscode/mcp.json (user: the profile's mcp.json),
 windsurf ~/.codeium/windsurf/mcp_config.json, cline cline_mcp_settings.json. A file that is not valid
-JSON is reported and never overwritten.`,
+JSON is reported and never overwritten. "setup encryption" creates a key file (mode 600) for encryption
+at rest and prints its id, never the key; it never replaces an existing key file.`,
   )
-  .action((client: string, options) => runCommand(async () => (await import('./commands/setup.js')).setup(client, options)));
+  .action((client: string, options) =>
+    runCommand(async () => {
+      if (client === 'encryption') return (await import('./commands/setup-encryption.js')).setupEncryption(options);
+      return (await import('./commands/setup.js')).setup(client, options);
+    }),
+  );
 
 program
   .command('demo')

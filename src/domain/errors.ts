@@ -24,7 +24,13 @@ export type ErrorCode =
   | 'NO_PROJECT_FOLDER'
   | 'SUBTASK_CLAIMED'
   | 'LEASE_LOST'
-  | 'IDEMPOTENCY_CONFLICT';
+  | 'IDEMPOTENCY_CONFLICT'
+  /** Encrypted data and no key configured: data has the key id it needs. */
+  | 'ENCRYPTION_KEY_REQUIRED'
+  /** Encrypted with a key other than the ones configured: data has the key id found and the ones configured. */
+  | 'ENCRYPTION_KEY_MISMATCH'
+  /** A backup archive that is damaged, truncated or not one of ours: refused before anything is read from it. */
+  | 'BACKUP_INVALID';
 
 export class OrchestratorError extends Error {
   override readonly name = 'OrchestratorError';
