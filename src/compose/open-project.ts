@@ -7,6 +7,7 @@ import { sessionAgentId } from '../domain/leases.js';
 import { isWritable, type Settings } from '../config.js';
 import { diagnose, doctorLocks } from '../maintenance/doctor.js';
 import { repair } from '../maintenance/doctor-fix.js';
+import { EncryptingTaskStore } from '../store/encrypting-task-store.js';
 import { FileTaskStore } from '../store/file/file-task-store.js';
 import type { RecoveryReport } from '../store/file/recovery.js';
 import type { PostgresTaskStore } from '../store/postgres/postgres-task-store.js';
@@ -17,8 +18,10 @@ import { loadRoleCatalog, prepareRoleFiles } from '../roles/role-files.js';
 
 export interface OpenProject {
   orchestrator: Orchestrator;
-  /** Where the tasks are: the file store, or in team mode the PostgreSQL store. */
+  /** Where the tasks are: the file store, or in team mode the PostgreSQL store, through encryption at rest. */
   store: TaskStore;
+  /** The same store as `store`, for what converts it (encrypt, decrypt, rotate-key). */
+  encryption: EncryptingTaskStore;
   /** The project folder's .task_orchestrator/: the tasks (file store), the logs and the local role files (both). */
   layout: Layout;
   /** Where the tasks are kept, for logs and messages: the folder, or the database with its password hidden. */
@@ -44,6 +47,7 @@ export interface OpenOptions {
  * PostgreSQL store (loaded only then), and wires the use cases to it.
  */
 export async function openProject(baseDir: string, settings: Settings, logger: ProjectLogger, options: OpenOptions = {}): Promise<OpenProject> {
+  for (const warning of settings.keyWarnings) logger.warn(warning);
   if (settings.databaseUrl) return (await import('./open-team-project.js')).openTeamProject(baseDir, settings, settings.databaseUrl, logger, options);
   return openFileProject(baseDir, settings, logger, options);
 }
@@ -71,7 +75,8 @@ async function openFileProject(baseDir: string, settings: Settings, logger: Proj
       onTakeover: (name, owner, reason) => logger.warn(`Took over the lock of ${name}: ${reason}`, { lock: name, previous_owner: owner }),
     }),
   );
-  const store = await FileTaskStore.open({ layout, logger, locks, recover: options.recover, verifyInBackground: options.verifyInBackground, readOnly });
+  const files = await FileTaskStore.open({ layout, logger, locks, recover: options.recover, verifyInBackground: options.verifyInBackground, readOnly });
+  const store = withEncryption(files, settings, (id) => files.locate(id));
   if (!readOnly) {
     try {
       const roleFiles = await prepareRoleFiles(layout);
@@ -84,8 +89,16 @@ async function openFileProject(baseDir: string, settings: Settings, logger: Proj
   }
   const roles = await loadRoleCatalog(layout);
   for (const problem of roles.errors) logger.warn(`Role files: ${problem}`);
-  const orchestrator = wire({ store, roles, logger, settings, baseDir: layout.base, maintenance: maintenanceOf(store, layout, settings) });
-  return { orchestrator, store, layout, where: layout.root, files: store, team: null, recovery: store.lastRecovery, close: () => store.close() };
+  const orchestrator = wire({ store, roles, logger, settings, baseDir: layout.base, maintenance: maintenanceOf(files, layout, settings) });
+  return { orchestrator, store, encryption: store, layout, where: layout.root, files, team: null, recovery: files.lastRecovery, close: () => store.close() };
+}
+
+/**
+ * Every store is reached through encryption at rest, with a key or without: without one, a parent
+ * stored encrypted is refused (ENCRYPTION_KEY_REQUIRED), never shown as ciphertext.
+ */
+export function withEncryption(inner: TaskStore, settings: Settings, whereIs: (parentTaskId: string) => string): EncryptingTaskStore {
+  return new EncryptingTaskStore(inner, settings.keyring, whereIs);
 }
 
 /** The use cases over a store: what every project gets, whichever store holds its tasks. */
