@@ -104,6 +104,11 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   return settings;
 }
 
+/** Whether any encryption key is configured: then logs leave out what messages quote (FileLogger's withoutQuotes). */
+export function encryptionConfigured(settings: Settings): boolean {
+  return settings.keyring.current !== null || settings.keyring.previous.length > 0;
+}
+
 /** The encryption keys; a key that cannot be used is one more problem, refused with the others. */
 function keysOf(env: NodeJS.ProcessEnv, problems: string[]): { keyring: Keyring; keyWarnings: string[] } {
   try {

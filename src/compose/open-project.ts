@@ -47,7 +47,6 @@ export interface OpenOptions {
  * PostgreSQL store (loaded only then), and wires the use cases to it.
  */
 export async function openProject(baseDir: string, settings: Settings, logger: ProjectLogger, options: OpenOptions = {}): Promise<OpenProject> {
-  for (const warning of settings.keyWarnings) logger.warn(warning);
   if (settings.databaseUrl) return (await import('./open-team-project.js')).openTeamProject(baseDir, settings, settings.databaseUrl, logger, options);
   return openFileProject(baseDir, settings, logger, options);
 }
@@ -103,6 +102,8 @@ export function withEncryption(inner: TaskStore, settings: Settings, whereIs: (p
 
 /** The use cases over a store: what every project gets, whichever store holds its tasks. */
 export function wire(parts: { store: TaskStore; roles: RoleCatalog; logger: Logger; settings: Settings; baseDir: string; maintenance: Maintenance }): Orchestrator {
+  // Here, once the log file is attached: a key file other users can read must reach logs/orchestrator.log.
+  for (const warning of parts.settings.keyWarnings) parts.logger.warn(warning);
   // Recorded on the subtasks this process marks active: pid, host, a random instance (pids are reused),
   // and the PID namespace and boot that make the pid meaningful (owner.ts).
   const { pid, host, instance, pidns, boot } = selfIdentity();

@@ -99,6 +99,29 @@ export class EncryptingTaskStore implements TaskStore {
     return outcome;
   }
 
+  /**
+   * convert() over every parent the store lists, active and archived, one update each (so servers running
+   * beside it stay correct, and a kill loses at most the parent in hand: a rerun continues). A parent that
+   * cannot be converted (its key missing, a tampered text) is counted and named, and the others go on.
+   */
+  async convertAll(onParent?: (parentTaskId: string, outcome: 'converted' | 'already') => void): Promise<ConversionReport> {
+    const report: ConversionReport = { converted: 0, already: 0, failed: [], unreadable: [] };
+    // The store's own listing, not this one: a parent this keyring cannot open must still be tried and named.
+    const summaries = await this.inner.list({ includeArchived: true });
+    for (const id of summaries.map((s) => s.parent_task_id)) {
+      try {
+        const outcome = await this.convert(id);
+        report[outcome] += 1;
+        onParent?.(id, outcome);
+      } catch (error) {
+        if (error instanceof OrchestratorError && error.code === 'TASK_NOT_FOUND') continue; // removed meanwhile
+        report.failed.push({ parent_task_id: id, code: error instanceof OrchestratorError ? error.code : 'STORAGE_ERROR', message: (error as Error).message });
+      }
+    }
+    report.unreadable = this.inner.problems().map((p) => ({ parent_task_id: p.parent_task_id, file: p.file, reason: p.reason }));
+    return report;
+  }
+
   /** Rewrites every document the parent names that is not in the keyring's state; whether any was. */
   private async convertDocuments(parent: ParentTask): Promise<boolean> {
     const target = this.keyring.current?.id ?? null;
@@ -237,6 +260,16 @@ export class EncryptingTaskStore implements TaskStore {
       subtasks: summary.subtasks.map((s) => ({ ...s, title: open(s.title, place('subtask', s.task_id, 'title'), `subtask ${s.task_id} title`) })),
     };
   }
+}
+
+/** What convertAll did. */
+export interface ConversionReport {
+  converted: number;
+  /** Already in the keyring's state: nothing written. */
+  already: number;
+  failed: { parent_task_id: string; code: string; message: string }[];
+  /** Files or rows the store could not use at all (not listed, so not converted). */
+  unreadable: { parent_task_id: string | null; file: string; reason: string }[];
 }
 
 /** Every document a parent names: the current detailed work of each subtask, earlier ones, and lost results'. */
