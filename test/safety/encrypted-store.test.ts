@@ -48,6 +48,8 @@ async function workflow(fixture: StoreFixture, keyring: Keyring): Promise<{ pare
   await orchestrator.completeSubtask({ task_id: second, results: 'written' });
   const synthesis = await orchestrator.synthesizeResults({ parent_task_id: plan.parent_task_id });
   assert.match(JSON.stringify(synthesis), /Wombat invoices/);
+  // One more that stays active, so that later openings list it from the index cache or the summary column.
+  await orchestrator.planTask({ description: 'Zanzibar side quest', subtasks: [{ title: 'Quokka census', description: 'count them', specialist_type: 'implementer' }] });
   assert.equal((await fixture.open({ settings: { keyring } })).store.problems().length, 0);
   return { parentId: plan.parent_task_id, documentPath: done.detailed_work_file };
 }
@@ -97,7 +99,13 @@ await forEachStoreKind('encryption at rest', (kind) => {
         await refusal(orchestrator.executeSubtask({ task_id: `${parentId}.1`, force: true }), code);
       }
       assert.deepEqual(await storedState(fixture.prepared), await stateBefore, 'nothing stored changed');
-      assert.deepEqual(await contentsOf((await fixture.open({ settings: { keyring: keyringOf(keyA) } })).store), before);
+      const reopened = await fixture.open({ settings: { keyring: keyringOf(keyA) } });
+      assert.deepEqual(await contentsOf(reopened.store), before);
+      // A new opening lists from the index cache (file store) or the summary column (PostgreSQL): still in clear.
+      const listing = JSON.stringify([await statusReport(reopened.orchestrator.ctx, { includeArchived: true }), await reopened.orchestrator.getStatus({ include_completed: true })]);
+      assert.match(listing, /Zanzibar side quest/);
+      assert.match(listing, /Quokka census/);
+      assert.doesNotMatch(listing, /enc:v1:/);
     });
   });
 
