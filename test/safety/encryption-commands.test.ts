@@ -77,14 +77,17 @@ function keyFile(dir: string, name: string): { key: EncryptionKey; file: string 
   return { key, file };
 }
 
+function targetOf(prepared: PreparedStore): string[] {
+  return prepared.overrides.databaseUrl ? ['--database-url', prepared.overrides.databaseUrl] : ['--base-dir', prepared.baseDir];
+}
+
 function cli(prepared: PreparedStore, command: string, env: Record<string, string>): Promise<CliResult> {
-  const target = prepared.overrides.databaseUrl ? ['--database-url', prepared.overrides.databaseUrl] : ['--base-dir', prepared.baseDir];
-  return runCli([command, ...target], { env });
+  return runCli([command, ...targetOf(prepared)], { env });
 }
 
 /** Starts rotate-key and SIGKILLs it once it has converted `after` parents; resolves when it is gone. */
 function rotateAndKill(prepared: PreparedStore, env: Record<string, string>, after: number): Promise<number> {
-  const target = prepared.overrides.databaseUrl ? ['--database-url', prepared.overrides.databaseUrl] : ['--base-dir', prepared.baseDir];
+  const target = targetOf(prepared);
   const child = spawn(process.execPath, [CLI, 'rotate-key', '--verbose', ...target], { cwd: prepared.baseDir, env: { ...cleanEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let seen = 0;
   let stderr = '';
@@ -131,6 +134,11 @@ await forEachStoreKind('encrypt, rotate-key (killed, run again) and decrypt', (k
       assert.equal(encrypted.code, 0, encrypted.stderr);
       assert.match(encrypted.stdout, new RegExp(`${PARENTS} tasks encrypted with the key ${a.key.id}; 0 tasks already so`));
       assert.deepEqual(keyIdsOf(await storedState(prepared)), new Set([a.key.id]));
+      // The detailed work's file holds ciphertext: show prints it in clear.
+      const [documentPath, documentText] = [...original.documents][0]!;
+      const shown = await runCli(['show', documentPath.split('/')[2]!, ...targetOf(prepared)], { env: { MCP_TASK_ORCHESTRATOR_ENCRYPTION_KEY_FILE: a.file } });
+      assert.equal(shown.code, 0, shown.stderr);
+      assert.ok(shown.stdout.includes(documentText.trim().slice(0, 200)), shown.stdout);
       const again = await cli(prepared, 'encrypt', { MCP_TASK_ORCHESTRATOR_ENCRYPTION_KEY_FILE: a.file });
       assert.match(again.stdout, new RegExp(`0 tasks encrypted with the key ${a.key.id}; ${PARENTS} tasks already so`));
 
