@@ -103,7 +103,9 @@ export function withEncryption(inner: TaskStore, settings: Settings, whereIs: (p
 /** The use cases over a store: what every project gets, whichever store holds its tasks. */
 export function wire(parts: { store: TaskStore; roles: RoleCatalog; logger: Logger; settings: Settings; baseDir: string; maintenance: Maintenance }): Orchestrator {
   // Here, once the log file is attached: a key file other users can read must reach logs/orchestrator.log.
-  for (const warning of parts.settings.keyWarnings) parts.logger.warn(warning);
+  // Its double quotes become single ones: the log leaves out what is between double quotes while a key
+  // is configured (user text), and this text is ours, with the fix ("chmod 600 <file>") in quotes.
+  for (const warning of parts.settings.keyWarnings) parts.logger.warn(warning.replaceAll('"', "'"));
   // Recorded on the subtasks this process marks active: pid, host, a random instance (pids are reused),
   // and the PID namespace and boot that make the pid meaningful (owner.ts).
   const { pid, host, instance, pidns, boot } = selfIdentity();
