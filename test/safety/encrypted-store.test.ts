@@ -116,6 +116,7 @@ await forEachStoreKind('encryption at rest', (kind) => {
       const { orchestrator: other } = await fixture.open({ settings: { keyring } });
       const healthy = (await other.planTask({ description: 'A healthy task', subtasks: [{ title: 'one', description: 'one', specialist_type: 'implementer' }] })).parent_task_id;
       await tamper(fixture.prepared, parentId);
+      const tampered = await storedState(fixture.prepared);
       const { orchestrator, store } = await fixture.open({ settings: { keyring } });
       const refused = await refusal(store.read(parentId), 'STORE_CORRUPT');
       assert.match(refused.message, /authentication tag|not encrypted with the key/);
@@ -125,6 +126,8 @@ await forEachStoreKind('encryption at rest', (kind) => {
       assert.ok(listed.includes(healthy), 'the other tasks are still listed');
       assert.ok(store.problems().some((p) => p.parent_task_id === parentId && p.kind === 'corrupt'), 'reported with the store\'s problems');
       assert.match(JSON.stringify(status.storage_problems), new RegExp(parentId));
+      await refusal(orchestrator.executeSubtask({ task_id: `${parentId}.1`, force: true }), 'STORE_CORRUPT');
+      assert.deepEqual(await storedState(fixture.prepared), tampered, 'the damaged task is kept as it is');
     });
   });
 });
@@ -137,7 +140,8 @@ async function storedState(prepared: PreparedStore): Promise<unknown> {
   const state: Record<string, string> = {};
   for (const entry of readdirSync(tasks, { recursive: true, encoding: 'utf8' })) {
     const file = path.join(tasks, entry);
-    if (statSync(file).isFile()) state[entry] = readFileSync(file, 'utf8');
+    // The tasks and their documents; not the index cache or the journal, which a reader may bring up to date.
+    if (statSync(file).isFile() && /^(active|archive|work)\//.test(entry.split(path.sep).join('/'))) state[entry] = readFileSync(file, 'utf8');
   }
   return state;
 }
