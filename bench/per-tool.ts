@@ -43,7 +43,7 @@ export const PLAN = {
   ],
 };
 
-const RESULTS =
+export const RESULTS =
   'Implemented as planned. The exporter streams rows through a CSV encoder that quotes fields containing commas, quotes or newlines; ' +
   'reports over 10,000 rows go to a background job whose result is stored for 24 hours. Tests cover escaping, empty reports and the job path.';
 

@@ -15,6 +15,7 @@ import { runLeases } from './leases.js';
 import { CLI, ROOT } from './mcp.js';
 import { runPerTool } from './per-tool.js';
 import { buildRows, renderMarkdown, renderTable } from './report.js';
+import { encryptionRows, runEncryptionAtRest } from './encryption-at-rest.js';
 import { FULL_SAFETY, runSafetyMicro, safetyRows, SMOKE_SAFETY } from './safety.js';
 import { prepareScales, runColdStarts, runScaleWorkload, type ScaleResult } from './scale.js';
 
@@ -51,7 +52,9 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
 
   const safety = await runSafetyMicro(smoke ? SMOKE_SAFETY : FULL_SAFETY, workDir, progress);
 
-  const rows = [...buildRows({ perTool, coldStarts, scales, contention, leases }), ...safetyRows(safety)];
+  const encryption = await runEncryptionAtRest(smoke ? 3 : 100, workDir, progress);
+
+  const rows = [...buildRows({ perTool, coldStarts, scales, contention, leases }), ...safetyRows(safety), ...encryptionRows(encryption)];
   const elapsed = (performance.now() - t0) / 1000;
   const markdown = renderMarkdown(config, rows, { started, seconds: elapsed, workDir: path.relative(ROOT, workDir), meanFileBytes, loadBefore });
   const out = path.join(BENCH_DIR, config.resultsFile);

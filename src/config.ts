@@ -4,6 +4,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MAX_STALE_MS } from './store/file/lock.js';
 import { databaseUrlProblem, redactDatabaseUrl } from './store/postgres/database-url.js';
+import { NO_KEYS, type Keyring } from './safety/encryption.js';
+import { loadKeyring } from './safety/key-source.js';
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -64,6 +66,13 @@ export interface Settings {
   dbPoolSize: number;
   /** MCP_TASK_ORCHESTRATOR_DB_STATEMENT_TIMEOUT_MS: how long one statement may run. */
   dbStatementTimeoutMs: number;
+  /**
+   * MCP_TASK_ORCHESTRATOR_ENCRYPTION_KEY_FILE (or _ENCRYPTION_KEY) and _ENCRYPTION_PREVIOUS_KEY_FILES: the
+   * keys tasks are encrypted with at rest, read once at start; no current key: stored in clear.
+   */
+  keyring: Keyring;
+  /** What loading the keys found that does not stop the server (a key file others can read): logged at start. */
+  keyWarnings: string[];
 }
 
 /** A setting with a value it cannot take: the message names the variable, the value and what is allowed. */
@@ -89,9 +98,27 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     databaseUrlOrigin: DATABASE_URL,
     dbPoolSize: durationOf(env, 'MCP_TASK_ORCHESTRATOR_DB_POOL_SIZE', DB_POOL_SIZE_BOUNDS, problems, 'connections'),
     dbStatementTimeoutMs: durationOf(env, 'MCP_TASK_ORCHESTRATOR_DB_STATEMENT_TIMEOUT_MS', DB_STATEMENT_TIMEOUT_BOUNDS, problems),
+    ...keysOf(env, problems),
   };
   if (problems.length) throw new InvalidSettingError(problems.join('\n'));
   return settings;
+}
+
+/** Whether any encryption key is configured: then logs leave out what messages quote (FileLogger's withoutQuotes). */
+export function encryptionConfigured(settings: Settings): boolean {
+  return settings.keyring.current !== null || settings.keyring.previous.length > 0;
+}
+
+/** The encryption keys; a key that cannot be used is one more problem, refused with the others. */
+function keysOf(env: NodeJS.ProcessEnv, problems: string[]): { keyring: Keyring; keyWarnings: string[] } {
+  try {
+    const loaded = loadKeyring(env);
+    return { keyring: loaded.keyring, keyWarnings: loaded.warnings };
+  } catch (error) {
+    if (!(error instanceof InvalidSettingError)) throw error;
+    problems.push(error.message);
+    return { keyring: NO_KEYS, keyWarnings: [] };
+  }
 }
 
 function logLevelOf(env: NodeJS.ProcessEnv, problems: string[]): LogLevel {

@@ -12,6 +12,11 @@ export interface ParentSummary {
   created_at: string;
   updated_at: string;
   subtasks: { task_id: string; title: string; status: SubtaskStatus; specialist_type: string; active_owner: ActiveOwner | null; lease: Lease | null }[];
+  /**
+   * Set when the parent is stored encrypted: the key of its texts. Its title, description (then whole,
+   * not a start) and subtask titles are envelopes, opened by the encrypting store (src/store/encrypting-task-store.ts).
+   */
+  encryption_key_id?: string;
 }
 
 /** Aggregates the index keeps up to date, so status queries need not visit every subtask. */

@@ -137,6 +137,33 @@ at rest and prints its id, never the key; it never replaces an existing key file
     }),
   );
 
+const CONVERSION_NOTE = `
+In place, one task per durable write (one transaction in team mode), through the store's own locking:
+servers may keep running. Killed midway, run it again: it continues, and reports how many tasks it
+converted and how many were already so. Exit code 1 when a task could not be converted (named on stderr).`;
+
+for (const [name, description, file, example] of [
+  ['encrypt', 'Encrypt every task and detailed-work document still in clear with the key of MCP_TASK_ORCHESTRATOR_ENCRYPTION_KEY_FILE', 'encrypt', 'MCP_TASK_ORCHESTRATOR_ENCRYPTION_KEY_FILE=~/.config/task-orchestrator/encryption.key task-orchestrator encrypt'],
+  ['decrypt', 'Store every task and document in clear again, reading them with the configured key (stop servers from writing with it first)', 'decrypt', 'MCP_TASK_ORCHESTRATOR_ENCRYPTION_KEY_FILE=~/.config/task-orchestrator/encryption.key task-orchestrator decrypt'],
+  ['rotate-key', 'Re-encrypt everything with the current key, reading older data with the keys in MCP_TASK_ORCHESTRATOR_ENCRYPTION_PREVIOUS_KEY_FILES', 'rotate-key', 'MCP_TASK_ORCHESTRATOR_ENCRYPTION_KEY_FILE=new.key MCP_TASK_ORCHESTRATOR_ENCRYPTION_PREVIOUS_KEY_FILES=old.key task-orchestrator rotate-key'],
+] as const) {
+  program
+    .command(name)
+    .description(description)
+    .option('--json', 'print the counts as JSON')
+    .option('--verbose', 'print each task as it is converted')
+    .option('--base-dir <dir>', BASE_DIR_HELP)
+    .option('--database-url <url>', DATABASE_URL_HELP)
+    .addHelpText('after', `\nExample:\n  $ ${example}\n${CONVERSION_NOTE}`)
+    .action((options) =>
+      runCommand(async () => {
+        if (file === 'encrypt') return (await import('./commands/encrypt.js')).encrypt(options);
+        if (file === 'decrypt') return (await import('./commands/decrypt.js')).decrypt(options);
+        return (await import('./commands/rotate-key.js')).rotateKey(options);
+      }),
+    );
+}
+
 program
   .command('demo')
   .description('Play a short orchestration against a temporary project through the real server, showing what an assistant sees; leaves nothing behind')

@@ -1,5 +1,5 @@
 import { isDirectory } from '../store/file/durable-fs.js';
-import { chooseProjectFolder, DATABASE_URL, InvalidSettingError, readSettings, type Settings } from '../config.js';
+import { chooseProjectFolder, DATABASE_URL, encryptionConfigured, InvalidSettingError, readSettings, type Settings } from '../config.js';
 import { escapeJsonControlChars } from '../domain/control-chars.js';
 import { OrchestratorError } from '../domain/errors.js';
 import { layoutFor, type Layout } from '../store/file/layout.js';
@@ -77,7 +77,7 @@ export async function storeExists(layout: Layout): Promise<boolean> {
  * work for the server or "doctor --fix", so that reading commands change nothing.
  */
 export async function withProject<T>(settings: Settings, layout: Layout, options: { recover: boolean }, work: (project: OpenProject) => Promise<T>): Promise<T> {
-  const logger = new FileLogger({ level: settings.logLevel, stderr: false });
+  const logger = new FileLogger({ level: settings.logLevel, stderr: false , withoutQuotes: encryptionConfigured(settings) });
   const project = await openProject(layout.base, settings, logger, { recover: options.recover }).catch(async (error: unknown) => {
     await logger.close();
     throw error;

@@ -1,4 +1,4 @@
-import { DEFAULT_HTTP_PORT, HTTP_TOKEN_VARIABLE, InvalidSettingError, MIN_REMOTE_TOKEN_LENGTH, readHttpSettings, type HttpSettings, type Settings } from '../config.js';
+import { DEFAULT_HTTP_PORT, encryptionConfigured, HTTP_TOKEN_VARIABLE, InvalidSettingError, MIN_REMOTE_TOKEN_LENGTH, readHttpSettings, type HttpSettings, type Settings } from '../config.js';
 import { FileLogger } from '../logging/logger.js';
 import { McpHttpServer } from '../mcp/http/http-server.js';
 import { isLoopback } from '../mcp/http/endpoint.js';
@@ -33,7 +33,7 @@ export async function serveHttp(options: ServeOptions): Promise<void> {
   const allowedOrigins = checkedOrigins(options.allowedOrigin ?? []);
   if (!isLoopback(host) && http.token !== null) refuseShortToken(http.token.length, host, HTTP_TOKEN_VARIABLE);
   const dir = projectDir(settings); // an unusable folder stops it here: no client could fix it
-  const logger = new FileLogger({ level: settings.logLevel, deferred: true });
+  const logger = new FileLogger({ level: settings.logLevel, deferred: true , withoutQuotes: encryptionConfigured(settings) });
   const projectHost = new ProjectHost(dir, fixedFolder(settings, dir), logger);
   let server: McpHttpServer;
   try {

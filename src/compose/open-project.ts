@@ -7,6 +7,7 @@ import { sessionAgentId } from '../domain/leases.js';
 import { isWritable, type Settings } from '../config.js';
 import { diagnose, doctorLocks } from '../maintenance/doctor.js';
 import { repair } from '../maintenance/doctor-fix.js';
+import { EncryptingTaskStore } from '../store/encrypting-task-store.js';
 import { FileTaskStore } from '../store/file/file-task-store.js';
 import type { RecoveryReport } from '../store/file/recovery.js';
 import type { PostgresTaskStore } from '../store/postgres/postgres-task-store.js';
@@ -17,8 +18,10 @@ import { loadRoleCatalog, prepareRoleFiles } from '../roles/role-files.js';
 
 export interface OpenProject {
   orchestrator: Orchestrator;
-  /** Where the tasks are: the file store, or in team mode the PostgreSQL store. */
+  /** Where the tasks are: the file store, or in team mode the PostgreSQL store, through encryption at rest. */
   store: TaskStore;
+  /** The same store as `store`, for what converts it (encrypt, decrypt, rotate-key). */
+  encryption: EncryptingTaskStore;
   /** The project folder's .task_orchestrator/: the tasks (file store), the logs and the local role files (both). */
   layout: Layout;
   /** Where the tasks are kept, for logs and messages: the folder, or the database with its password hidden. */
@@ -71,7 +74,8 @@ async function openFileProject(baseDir: string, settings: Settings, logger: Proj
       onTakeover: (name, owner, reason) => logger.warn(`Took over the lock of ${name}: ${reason}`, { lock: name, previous_owner: owner }),
     }),
   );
-  const store = await FileTaskStore.open({ layout, logger, locks, recover: options.recover, verifyInBackground: options.verifyInBackground, readOnly });
+  const files = await FileTaskStore.open({ layout, logger, locks, recover: options.recover, verifyInBackground: options.verifyInBackground, readOnly });
+  const store = withEncryption(files, settings, (id) => files.locate(id));
   if (!readOnly) {
     try {
       const roleFiles = await prepareRoleFiles(layout);
@@ -84,12 +88,24 @@ async function openFileProject(baseDir: string, settings: Settings, logger: Proj
   }
   const roles = await loadRoleCatalog(layout);
   for (const problem of roles.errors) logger.warn(`Role files: ${problem}`);
-  const orchestrator = wire({ store, roles, logger, settings, baseDir: layout.base, maintenance: maintenanceOf(store, layout, settings) });
-  return { orchestrator, store, layout, where: layout.root, files: store, team: null, recovery: store.lastRecovery, close: () => store.close() };
+  const orchestrator = wire({ store, roles, logger, settings, baseDir: layout.base, maintenance: maintenanceOf(files, layout, settings) });
+  return { orchestrator, store, encryption: store, layout, where: layout.root, files, team: null, recovery: files.lastRecovery, close: () => store.close() };
+}
+
+/**
+ * Every store is reached through encryption at rest, with a key or without: without one, a parent
+ * stored encrypted is refused (ENCRYPTION_KEY_REQUIRED), never shown as ciphertext.
+ */
+export function withEncryption(inner: TaskStore, settings: Settings, whereIs: (parentTaskId: string) => string): EncryptingTaskStore {
+  return new EncryptingTaskStore(inner, settings.keyring, whereIs);
 }
 
 /** The use cases over a store: what every project gets, whichever store holds its tasks. */
 export function wire(parts: { store: TaskStore; roles: RoleCatalog; logger: Logger; settings: Settings; baseDir: string; maintenance: Maintenance }): Orchestrator {
+  // Here, once the log file is attached: a key file other users can read must reach logs/orchestrator.log.
+  // Its double quotes become single ones: the log leaves out what is between double quotes while a key
+  // is configured (user text), and this text is ours, with the fix ("chmod 600 <file>") in quotes.
+  for (const warning of parts.settings.keyWarnings) parts.logger.warn(warning.replaceAll('"', "'"));
   // Recorded on the subtasks this process marks active: pid, host, a random instance (pids are reused),
   // and the PID namespace and boot that make the pid meaningful (owner.ts).
   const { pid, host, instance, pidns, boot } = selfIdentity();

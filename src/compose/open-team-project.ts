@@ -5,7 +5,7 @@ import { teamMaintenance } from '../maintenance/team-doctor.js';
 import { prepareRoleFiles, readRoleFileSet, roleCatalogFrom } from '../roles/role-files.js';
 import { layoutFor, type Layout } from '../store/file/layout.js';
 import { PostgresTaskStore } from '../store/postgres/postgres-task-store.js';
-import { wire, type OpenOptions, type OpenProject, type ProjectLogger } from './open-project.js';
+import { wire, withEncryption, type OpenOptions, type OpenProject, type ProjectLogger } from './open-project.js';
 
 /**
  * Team mode: every task in the PostgreSQL database the URL names, shared by every server that names it.
@@ -17,7 +17,7 @@ export async function openTeamProject(baseDir: string, settings: Settings, url: 
   const layout = layoutFor(baseDir, settings.configDir ?? undefined);
   await prepareLocalFolder(layout, logger);
   const local = await readRoleFileSet(layout);
-  const store = await PostgresTaskStore.open({
+  const team = await PostgresTaskStore.open({
     url,
     poolSize: settings.dbPoolSize,
     statementTimeoutMs: settings.dbStatementTimeoutMs,
@@ -28,16 +28,17 @@ export async function openTeamProject(baseDir: string, settings: Settings, url: 
     // Reading commands (status, show) never choose the team's roles: a server or a writing command does.
     seedRoles: options.recover === false ? undefined : { files: local.files, origin: { how: 'seeded', from: layout.rolesDir, host: os.hostname(), at: new Date().toISOString() } },
   });
+  const store = withEncryption(team, settings, (id) => `database ${team.db.label}, task_orchestrator.parents ${id}`);
   try {
-    const teamFiles = await store.roleFiles();
+    const teamFiles = await team.roleFiles();
     const roles = await roleCatalogFrom(teamFiles);
     for (const problem of roles.errors) logger.warn(`The team's role files: ${problem}`);
     if (teamFiles.size > 0 && !sameFiles(teamFiles, local.files)) {
-      logger.info(`The role files in ${layout.rolesDir} differ from the team's, which every server reads from the database ${store.db.label}; "task-orchestrator roles --push" replaces the team's with these.`);
+      logger.info(`The role files in ${layout.rolesDir} differ from the team's, which every server reads from the database ${team.db.label}; "task-orchestrator roles --push" replaces the team's with these.`);
     }
     const clock = { now: () => new Date() };
-    const orchestrator = wire({ store, roles, logger, settings, baseDir: layout.base, maintenance: teamMaintenance(store, clock) });
-    return { orchestrator, store, layout, where: `the PostgreSQL database ${store.db.label}`, files: null, team: store, recovery: null, close: () => store.close() };
+    const orchestrator = wire({ store, roles, logger, settings, baseDir: layout.base, maintenance: teamMaintenance(team, clock) });
+    return { orchestrator, store, encryption: store, layout, where: `the PostgreSQL database ${team.db.label}`, files: null, team, recovery: null, close: () => store.close() };
   } catch (error) {
     await store.close();
     throw error;

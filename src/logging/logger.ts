@@ -23,6 +23,12 @@ export interface FileLoggerOptions {
    * them waking the client). Lines still queued are written on close and when the process exits.
    */
   deferred?: boolean;
+  /**
+   * Encryption at rest is on: what messages quote (titles and values in refusals, "...") is left out of
+   * every line, since the log is not encrypted. From the first to the last double quote of a message, so
+   * that a quote inside a title leaks nothing either.
+   */
+  withoutQuotes?: boolean;
 }
 
 /**
@@ -43,6 +49,7 @@ export class FileLogger implements Logger {
   private readonly files: number;
   private readonly reported = new Set<string>();
   private readonly deferred: boolean;
+  private readonly withoutQuotes: boolean;
   private queued: string[] = [];
 
   constructor(options: FileLoggerOptions = {}) {
@@ -54,6 +61,7 @@ export class FileLogger implements Logger {
     this.files = Math.max(1, Math.floor(options.files ?? DEFAULT_FILES));
     if (this.stderr) watchStderr();
     this.deferred = options.deferred === true;
+    this.withoutQuotes = options.withoutQuotes === true;
     if (this.deferred) flushedOnExit.add(this);
   }
 
@@ -101,7 +109,7 @@ export class FileLogger implements Logger {
 
   private write(level: LogLevel, message: string, data?: Record<string, unknown>): void {
     if (LOG_LEVELS.indexOf(level) < this.minimum) return;
-    const line = formatLine(level, message, data);
+    const line = formatLine(level, this.withoutQuotes ? withoutQuotedText(message) : message, data);
     if (!this.deferred) return this.writeLine(line);
     if (this.queued.push(line) === 1) setImmediate(() => this.flush());
   }
@@ -287,4 +295,12 @@ function removeQuietly(file: string): void {
 }
 
 /** For tests and short-lived tools that want no output at all. */
+/** The message with everything from its first to its last double quote replaced by "…". */
+export function withoutQuotedText(message: string): string {
+  const first = message.indexOf('"');
+  const last = message.lastIndexOf('"');
+  if (first === -1) return message;
+  return last === first ? `${message.slice(0, first)}"…` : `${message.slice(0, first)}"…"${message.slice(last + 1)}`;
+}
+
 export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };

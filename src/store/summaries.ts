@@ -1,6 +1,7 @@
 import type { ParentSummary } from '../app/ports.js';
 import { truncate } from '../domain/ids.js';
 import { isParentComplete } from '../domain/lifecycle.js';
+import { MARK_FIELD } from '../safety/parent-codec.js';
 import { SUBTASK_STATUSES, type ParentTask, type SubtaskStatus } from '../domain/model.js';
 
 /**
@@ -63,14 +64,28 @@ export function intern(role: string): string {
 }
 
 export function summarize(parent: ParentTask, location: Location): ParentSummary {
+  const keyId = encryptionKeyIdOf(parent);
   return {
     parent_task_id: parent.parent_task_id,
     title: parent.title ?? truncate(parent.description, 100),
-    description: location === 'archive' ? '' : truncate(parent.description, 120),
+    // An envelope cannot be cut: an encrypted parent's summary keeps the whole one, cut once opened.
+    description: location === 'archive' ? '' : keyId === undefined ? truncate(parent.description, 120) : parent.description,
     location,
     status: isParentComplete(parent) ? 'completed' : 'active',
     created_at: parent.created_at,
     updated_at: parent.updated_at ?? parent.created_at,
     subtasks: parent.subtasks.map((s) => ({ task_id: s.task_id, title: s.title, status: canonical(s.status), specialist_type: intern(s.specialist_type), active_owner: s.active_owner ?? null, lease: s.status === 'active' ? (s.lease ?? null) : null })),
+    ...(keyId === undefined ? {} : { encryption_key_id: keyId }),
   };
+}
+
+/**
+ * The key id an encrypted parent's mark names (parent-codec.ts); "" for a mark without a usable one (the
+ * summary is still marked encrypted, and opening it reports the corruption); undefined for a clear parent.
+ */
+function encryptionKeyIdOf(parent: ParentTask): string | undefined {
+  const mark = (parent as ParentTask & { [MARK_FIELD]?: unknown })[MARK_FIELD];
+  if (mark === undefined) return undefined;
+  const keyId = typeof mark === 'object' && mark !== null ? (mark as { key_id?: unknown }).key_id : undefined;
+  return typeof keyId === 'string' ? keyId : '';
 }

@@ -33,6 +33,7 @@ describe('task-orchestrator setup encryption', () => {
     assert.ok(result.stdout.includes(defaultFile()));
     assert.match(result.stdout, /Keep a copy of this file somewhere other than this machine/);
     assert.ok(result.stdout.includes(`${KEY_FILE_VARIABLE}=${defaultFile()}`));
+    assert.match(result.stdout, /task-orchestrator encrypt/, "it says to run encrypt next");
     for (const form of [material.toString('base64'), material.toString('base64url'), material.toString('hex')]) assert.ok(!`${result.stdout}${result.stderr}`.includes(form));
     if (posix) {
       assert.equal((await stat(defaultFile())).mode & 0o777, 0o600);

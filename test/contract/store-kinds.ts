@@ -7,6 +7,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Settings } from '../../src/config.js';
+import { EncryptionKey, keyringOf } from '../../src/safety/encryption.js';
+import { decryptDocument, isEncryptedDocument } from '../../src/safety/parent-codec.js';
 import { freshDatabase, unavailable } from '../postgres/db.js';
 
 /** A fresh, empty store of one kind. */
@@ -70,14 +72,50 @@ const postgresKind: StoreKind = {
   },
 };
 
+/**
+ * A kind with encryption at rest: its stores opened with a key (the same key for every opening), and its
+ * documents read back through decryption, so that every contract test holds for an encrypted store too.
+ */
+function encrypted(kind: StoreKind): StoreKind {
+  const keyring = keyringOf(EncryptionKey.generate(`the ${kind.name}+key contract kind`).key);
+  return {
+    name: `${kind.name}+key`,
+    async prepare() {
+      const prepared = await kind.prepare();
+      return {
+        ...prepared,
+        overrides: { ...prepared.overrides, keyring },
+        readDocument: async (relativePath) => {
+          const stored = await prepared.readDocument(relativePath);
+          if (!isEncryptedDocument(stored)) throw new Error(`${relativePath} is stored in clear in an encrypted store`);
+          return decryptDocument(stored, keyring, relativePath);
+        },
+      };
+    },
+  };
+}
+
 let skipNoted = false;
 
 /** Every store kind that can run here: PostgreSQL only where a server answers (db.ts says why not, once; CI=true requires it). */
 export async function storeKinds(): Promise<StoreKind[]> {
+  const kinds = [fileKind];
   if (unavailable) {
     if (!skipNoted) console.log(`# contract suite: the postgres kind is skipped: ${unavailable}`);
     skipNoted = true;
-    return [fileKind];
+  } else {
+    kinds.push(postgresKind);
   }
-  return [fileKind, postgresKind];
+  return withEncryptedKinds(kinds);
+}
+
+/**
+ * CONTRACT_ENCRYPTION=1 adds each kind with encryption at rest ("file+key", "postgres+key");
+ * CONTRACT_ENCRYPTION=only runs those alone. Off by default: the suite would take twice as long.
+ */
+function withEncryptedKinds(kinds: StoreKind[]): StoreKind[] {
+  const mode = process.env.CONTRACT_ENCRYPTION;
+  if (mode === 'only') return kinds.map(encrypted);
+  if (mode === '1' || mode === 'true') return [...kinds, ...kinds.map(encrypted)];
+  return kinds;
 }

@@ -24,7 +24,7 @@ function refusal(env: NodeJS.ProcessEnv): string {
 
 describe('readSettings', () => {
   test('defaults, and an empty or blank value counts as unset', () => {
-    const expected = { baseDirFromEnv: null, baseDirOrigin: 'MCP_TASK_ORCHESTRATOR_BASE_DIR', configDir: null, logLevel: 'info', lockTimeoutMs: 10_000, lockStaleMs: 30_000, leaseMs: 900_000, databaseUrl: null, databaseUrlOrigin: DATABASE_URL, dbPoolSize: 10, dbStatementTimeoutMs: 15_000 };
+    const expected = { baseDirFromEnv: null, baseDirOrigin: 'MCP_TASK_ORCHESTRATOR_BASE_DIR', configDir: null, logLevel: 'info', lockTimeoutMs: 10_000, lockStaleMs: 30_000, leaseMs: 900_000, databaseUrl: null, databaseUrlOrigin: DATABASE_URL, dbPoolSize: 10, dbStatementTimeoutMs: 15_000, keyring: { current: null, previous: [] }, keyWarnings: [] };
     assert.deepEqual(readSettings({}), expected);
     const blank = { MCP_TASK_ORCHESTRATOR_BASE_DIR: '', MCP_TASK_ORCHESTRATOR_CONFIG_DIR: ' ', [LEVEL]: '', [TIMEOUT]: '', [STALE]: '  ', [DATABASE_URL]: ' ', [POOL]: '', [STATEMENT]: '' };
     assert.deepEqual(readSettings(blank), expected);
@@ -191,5 +191,18 @@ describe('projectDirProblem', () => {
     const missing = path.join(dir, 'missing');
     assert.deepEqual(chooseProjectFolder(readSettings({ MCP_TASK_ORCHESTRATOR_BASE_DIR: missing }), dir), { dir: missing, origin: 'MCP_TASK_ORCHESTRATOR_BASE_DIR', problem: 'it does not exist' });
     assert.deepEqual(chooseProjectFolder(readSettings({}), dir), { dir, origin: 'the working directory', problem: null });
+  });
+});
+
+describe('readSettings: encryption keys', () => {
+  test('a key that cannot be used is refused with the other settings, naming the variable', () => {
+    const message = refusal({ MCP_TASK_ORCHESTRATOR_ENCRYPTION_KEY: 'not-a-key', [TIMEOUT]: 'soon' });
+    assert.match(message, /MCP_TASK_ORCHESTRATOR_ENCRYPTION_KEY is not a key/);
+    assert.match(message, new RegExp(TIMEOUT));
+  });
+
+  test('a valid key is loaded once, as the current key', () => {
+    const settings = readSettings({ MCP_TASK_ORCHESTRATOR_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64') });
+    assert.match(settings.keyring.current?.id ?? '', /^[0-9a-f]{16}$/);
   });
 });

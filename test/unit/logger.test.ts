@@ -146,3 +146,18 @@ test('lines a deferred logger queued just before the process exits are in the fi
     assert.match(await readFile(path.join(dir, 'orchestrator.log'), 'utf8'), /the last words\n$/);
   });
 });
+
+test('with encryption at rest on (withoutQuotes), what messages quote never reaches the log', async () => {
+  await withTempDir(async (dir) => {
+    const logger = new FileLogger({ stderr: false, withoutQuotes: true });
+    logger.attach(dir);
+    logger.info('Refused: INVALID_TRANSITION: Subtask t.1 ("Pay the "Gazelle" invoice") is already completed.');
+    logger.info('Refused: x ("a title cut off by truncate');
+    logger.info('Archived completed task t');
+    await logger.close();
+    const text = await readFile(path.join(dir, 'orchestrator.log'), 'utf8');
+    assert.doesNotMatch(text, /Gazelle|Pay the|invoice|title cut off/);
+    assert.match(text, /Subtask t\.1 \("…"\) is already completed\./);
+    assert.match(text, /Archived completed task t/);
+  });
+});

@@ -1,5 +1,5 @@
 import { StdioServerTransport } from '@modelcontextprotocol/server/stdio';
-import { chooseProjectFolder } from '../../config.js';
+import { chooseProjectFolder, encryptionConfigured } from '../../config.js';
 import { createServer } from '../../mcp/server.js';
 import { ProjectHost } from '../../mcp/project-host.js';
 import { FileLogger } from '../../logging/logger.js';
@@ -32,7 +32,7 @@ export async function serve(options: ServeOptions): Promise<void> {
   refuseHttpOnlyOptions(options);
   showServeBanner();
   const settings = settingsFor(options);
-  const logger = new FileLogger({ level: settings.logLevel, deferred: true });
+  const logger = new FileLogger({ level: settings.logLevel, deferred: true , withoutQuotes: encryptionConfigured(settings) });
   const folder = chooseProjectFolder(settings);
   const fixed = settings.baseDirFromEnv !== null;
   const baseDir = folder.problem && !fixed ? null : folder.dir;

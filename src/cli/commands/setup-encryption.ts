@@ -41,6 +41,10 @@ export async function setupEncryption(options: SetupEncryptionOptions): Promise<
   print('To use it, give the server this setting in its environment (the "env" of its entry in your MCP');
   print('client\'s configuration), then restart it:');
   print(`  ${KEY_FILE_VARIABLE}=${printable(file)}`);
+  print('');
+  print('New and changed tasks are then stored encrypted. To encrypt the tasks already there, run next, with');
+  print('the same setting (servers may keep running; if it is interrupted, run it again):');
+  print(`  ${KEY_FILE_VARIABLE}=${printable(file)} task-orchestrator encrypt`);
   return EXIT.OK;
 }
 

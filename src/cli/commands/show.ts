@@ -3,6 +3,7 @@ import type { Subtask } from '../../domain/model.js';
 import { indent, paint, percent, printable, progressBar, STATUS_PAINT, styleFor, type Style } from '../format.js';
 import { OrchestratorError } from '../../domain/errors.js';
 import type { TaskStore } from '../../app/ports.js';
+import { encryptionConfigured } from '../../config.js';
 import { EXIT, layoutOf, print, printJson, storeExists, withProject, type BaseOptions } from '../run.js';
 
 export interface ShowOptions extends BaseOptions {
@@ -13,11 +14,12 @@ export interface ShowOptions extends BaseOptions {
 export async function show(id: string, options: ShowOptions): Promise<number> {
   const { settings, layout } = layoutOf(options);
   if (!settings.databaseUrl && !(await storeExists(layout))) throw new OrchestratorError('TASK_NOT_FOUND', `No task ${id}: ${layout.base} has no .task_orchestrator/ folder. Pass --base-dir to look in another project.`);
-  const team = settings.databaseUrl !== null;
+  // In team mode the detailed work is in the database, and with encryption at rest its files hold
+  // ciphertext: either way a person cannot open it, so it is shown here.
+  const inline = settings.databaseUrl !== null || encryptionConfigured(settings);
   const { detail, documents } = await withProject(settings, layout, { recover: false }, async ({ orchestrator, store }) => {
     const shown = await showTask(orchestrator.ctx, id);
-    // In team mode the detailed work is in the database, where a person cannot open it: it is shown here.
-    return { detail: shown, documents: team ? await documentsOf(store, shown) : null };
+    return { detail: shown, documents: inline ? await documentsOf(store, shown) : null };
   });
   if (options.json) printJson(documents ? { ...detail, documents: Object.fromEntries(documents) } : detail);
   else if (detail.kind === 'parent') printParent(printable(detail), printableDocuments(documents), styleFor(process.stdout));
@@ -25,7 +27,7 @@ export async function show(id: string, options: ShowOptions): Promise<number> {
   return EXIT.OK;
 }
 
-/** The detailed work of the subtasks shown, by path (team mode). */
+/** The detailed work of the subtasks shown, by path (team mode, encryption at rest). */
 async function documentsOf(store: TaskStore, detail: ParentDetail | SubtaskDetail): Promise<Map<string, string>> {
   const subtasks = detail.kind === 'parent' ? detail.parent.subtasks : detail.matches.map((m) => m.subtask);
   const documents = new Map<string, string>();

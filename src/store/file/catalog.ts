@@ -473,11 +473,12 @@ const JOURNAL_READ_LIMIT = 4 * 1024 * 1024;
 
 const SCAN_BATCH = 256;
 const BACKGROUND_VERIFY_DELAY_MS = 300;
-const INDEX_CACHE_FORMAT = 3;
+/** 4: a ninth column, the key id of an encrypted parent's envelopes (0 for a clear one). */
+const INDEX_CACHE_FORMAT = 4;
 
 /** Rows rather than objects: a third of the size, so a start with 10,000 tasks reads and parses it quickly. */
 type CachedSubtask = [task_id: string, title: string, status: SubtaskStatus, specialist_type: string, owner: ActiveOwner | 0, lease: Lease | 0];
-type CachedEntry = [statKey: string, id: string, title: string, description: string, status: ParentSummary['status'], created_at: string, updated_at: string, subtasks: CachedSubtask[]];
+type CachedEntry = [statKey: string, id: string, title: string, description: string, status: ParentSummary['status'], created_at: string, updated_at: string, subtasks: CachedSubtask[], keyId: string | 0];
 
 interface IndexCache {
   format: number;
@@ -489,7 +490,7 @@ interface IndexCache {
 type CachedProblem = StoreProblem & { statKey: string };
 
 function encodeEntry({ statKey, summary: s }: Entry): CachedEntry {
-  return [statKey, s.parent_task_id, s.title, s.description, s.status, s.created_at, s.updated_at, s.subtasks.map((t) => [t.task_id, t.title, t.status, t.specialist_type, t.active_owner ?? 0, t.lease ?? 0])];
+  return [statKey, s.parent_task_id, s.title, s.description, s.status, s.created_at, s.updated_at, s.subtasks.map((t) => [t.task_id, t.title, t.status, t.specialist_type, t.active_owner ?? 0, t.lease ?? 0]), s.encryption_key_id ?? 0];
 }
 
 /** The cache's content if every part of it has the expected shape, else null. */
@@ -514,8 +515,9 @@ function decodeCache(json: unknown, layout: Layout): { entries: Entry[]; problem
 }
 
 function decodeEntry(row: unknown): Entry | null {
-  if (!Array.isArray(row) || row.length !== 8) return null;
-  const [statKey, id, title, description, status, created_at, updated_at, subtasks] = row as unknown[];
+  if (!Array.isArray(row) || row.length !== 9) return null;
+  const [statKey, id, title, description, status, created_at, updated_at, subtasks, keyId] = row as unknown[];
+  if (keyId !== 0 && typeof keyId !== 'string') return null;
   if (!allText(statKey, id, title, description, created_at, updated_at) || !isValidTaskId(id as string)) return null;
   if ((status !== 'active' && status !== 'completed') || !Array.isArray(subtasks)) return null;
   const decoded: ParentSummary['subtasks'] = [];
@@ -526,7 +528,7 @@ function decodeEntry(row: unknown): Entry | null {
   }
   return {
     statKey: statKey as string,
-    summary: { parent_task_id: id as string, title: title as string, description: description as string, location: 'active', status, created_at: created_at as string, updated_at: updated_at as string, subtasks: decoded },
+    summary: { parent_task_id: id as string, title: title as string, description: description as string, location: 'active', status, created_at: created_at as string, updated_at: updated_at as string, subtasks: decoded, ...(keyId === 0 ? {} : { encryption_key_id: keyId }) },
   };
 }
 

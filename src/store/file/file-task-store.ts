@@ -308,6 +308,12 @@ export class FileTaskStore implements TaskStore {
     );
   }
 
+  /** Where a parent's file is, relative to .task_orchestrator/, for reports: tasks/active/<id>.json unless only the archive has it. */
+  locate(id: string): string {
+    const archived = !statSync(this.activePath(id), { throwIfNoEntry: false }) && statSync(this.archivePath(id), { throwIfNoEntry: false });
+    return relativeToRoot(this.options.layout, archived ? this.archivePath(id) : this.activePath(id));
+  }
+
   activePath(id: string): string {
     return path.join(this.options.layout.activeDir, taskFileName(id));
   }
