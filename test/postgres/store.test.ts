@@ -22,6 +22,28 @@ const plan = (id: string, statuses: ('pending' | 'completed' | 'active')[] = ['p
 
 const complete = (parent: ParentTask): ParentTask => ({ ...parent, status: 'completed', subtasks: parent.subtasks.map((s) => ({ ...s, status: 'completed', results: 'done' })) });
 
+/** How many rows the listings' refresh queries return while `run` runs (counted on the store's own connections). */
+async function rowsReadByRefresh(store: PostgresTaskStore, run: () => Promise<unknown>): Promise<number> {
+  const read = store.db.read.bind(store.db);
+  let rows = 0;
+  store.db.read = (context, work) =>
+    read(context, (sql) =>
+      work({
+        query: (async (...args: Parameters<typeof sql.query>) => {
+          const result = await (sql.query as (...a: unknown[]) => Promise<pg.QueryResult>)(...args);
+          if (context.what === 'list the tasks') rows += result.rows.length;
+          return result;
+        }) as typeof sql.query,
+      }),
+    );
+  try {
+    await run();
+  } finally {
+    store.db.read = read;
+  }
+  return rows;
+}
+
 describe('PostgresTaskStore', skipWithoutPostgres, () => {
   let db: TestDatabase;
   let store: PostgresTaskStore;
@@ -125,6 +147,28 @@ describe('PostgresTaskStore', skipWithoutPostgres, () => {
     }
     const listed = await other.list({ includeArchived: false });
     assert.equal(listed.find((p) => p.parent_task_id === slow.parent_task_id)?.title, 'Slow title');
+  });
+
+  test('while a transaction stays open elsewhere, a listing reads only the rows written since the last one', async () => {
+    await other.list({ includeArchived: false });
+    const holder = new pg.Client({ connectionString: db.url });
+    await holder.connect();
+    try {
+      // An open transaction with an id (an idle psql, another program): it holds the cluster's xmin back.
+      await holder.query('BEGIN');
+      await holder.query('SELECT pg_current_xact_id()');
+      const written = await Promise.all(Array.from({ length: 30 }, () => store.create((id) => plan(id))));
+      const first = await rowsReadByRefresh(other, () => other.list({ includeArchived: false }));
+      assert.ok(first >= written.length, `the new rows are read (${first})`);
+      await store.update(written[0]!.parent_task_id, (p) => ({ ...p, title: 'Renamed' }));
+      const second = await rowsReadByRefresh(other, async () => {
+        const listed = await other.list({ includeArchived: false });
+        assert.equal(listed.find((p) => p.parent_task_id === written[0]!.parent_task_id)?.title, 'Renamed');
+      });
+      assert.ok(second <= 2, `only the changed row and the closing line are read again, not the ${written.length} written since the open transaction began (${second})`);
+    } finally {
+      await holder.end();
+    }
   });
 
   test('a row removed by hand leaves every listing; a body edited by hand is followed, and one that does not parse is reported and kept', async () => {
