@@ -241,6 +241,24 @@ describe('PostgresTaskStore', skipWithoutPostgres, () => {
     assert.equal(await store.readDocument(`tasks/work/${id}/${id}.2.1.md`), null);
   });
 
+  test('a connection lost inside change(), under saveDocument, runs the change again on another one', async () => {
+    const { parent_task_id: id } = await store.create((i) => plan(i));
+    let runs = 0;
+    const updated = await store.update(id, async (p) => {
+      if (++runs === 1) {
+        // A database restart or a network cut at that moment: the session of this very transaction ends.
+        const ended = await db.query(`SELECT pg_terminate_backend(pid) AS ended FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%'`);
+        assert.equal(ended.length, 1);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      const path = await store.saveDocument(id, `${id}.1`, `work of run ${runs}`, 1);
+      return { ...p, context: path };
+    });
+    assert.deepEqual([runs, updated.context], [2, `tasks/work/${id}/${id}.1.1.md`]);
+    assert.equal(await other.readDocument(updated.context), 'work of run 2');
+    assert.equal((await other.read(id)).context, updated.context);
+  });
+
   test('TASK_NOT_FOUND and INVALID_TASK_ID as the file store says them', async () => {
     await assert.rejects(store.read('task_0000000000'), (error: OrchestratorError) => error.code === 'TASK_NOT_FOUND');
     await assert.rejects(store.update('task_0000000000', (p) => p), (error: OrchestratorError) => error.code === 'TASK_NOT_FOUND');

@@ -30,6 +30,11 @@ export function isConnectionFailure(error: unknown): boolean {
   return DRIVER_CONNECTION_FAILURES.some((pattern) => pattern.test(message));
 }
 
+/** An error the database or the connection to it raised (not one of the caller's own code). */
+export function isDatabaseFailure(error: unknown): boolean {
+  return sqlState(error) !== null || isConnectionFailure(error);
+}
+
 /**
  * A connection that failed at once (reset, closed, terminated by a restart): another connection may
  * well work. Not a timeout: a database that does not answer would only be waited for again.

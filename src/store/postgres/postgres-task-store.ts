@@ -9,6 +9,7 @@ import type { ParentTask } from '../../domain/model.js';
 import { parseTaskFile, serializeTaskFile } from '../../domain/task-file.js';
 import { summarize } from '../summaries.js';
 import { CallerError, Database, type DatabaseOptions, type Sql } from './database.js';
+import { isDatabaseFailure } from './database-errors.js';
 import { readRoleFiles, replaceRoleFiles, rolesOrigin, type RoleFilesOrigin } from './role-files-table.js';
 import { installedVersion, prepareSchema, SCHEMA, SCHEMA_LOCK_KEY, type SchemaReport } from './schema.js';
 import { SummaryCache } from './summary-cache.js';
@@ -135,7 +136,10 @@ export class PostgresTaskStore implements TaskStore {
       written = null;
       const { parent, location } = await this.readRow(sql, parentTaskId, 'FOR UPDATE');
       const next = await this.changes.run({ parentTaskId, sql }, async () => change(parent)).catch((error: unknown) => {
-        throw new CallerError(error); // the caller's own refusal: rolled back and passed on as it is, not as a database failure
+        // A failure of the database inside change() (saveDocument's statement, a lost connection) is the
+        // transaction's own: classified and retried like any other. Anything else is the caller's own
+        // refusal: rolled back and passed on as it is.
+        throw isDatabaseFailure(error) ? error : new CallerError(error);
       });
       if (next === parent) return parent;
       const stored = { ...next, revision: (parent.revision ?? 0) + 1 };
