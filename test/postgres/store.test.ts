@@ -336,3 +336,24 @@ describe('the schema', skipWithoutPostgres, () => {
     });
   });
 });
+
+describe('the settings every connection runs under', skipWithoutPostgres, () => {
+  test('synchronous_commit and the timeouts are this server\'s, whatever the database, its URL options or its URL parameters say', async () => {
+    const db = await freshDatabase();
+    let store: PostgresTaskStore | undefined;
+    try {
+      await db.query(`ALTER DATABASE ${db.name} SET synchronous_commit = off`);
+      await db.query(`ALTER DATABASE ${db.name} SET lock_timeout = 0`);
+      const url = `${db.url}?options=${encodeURIComponent('-c search_path=public')}&statement_timeout=0&lock_timeout=0&idle_in_transaction_session_timeout=0`;
+      store = await PostgresTaskStore.open(storeOptions(url, { statementTimeoutMs: 1234, lockTimeoutMs: 567, idleInTransactionMs: 8910 }));
+      const settings = `SELECT current_setting('synchronous_commit') AS sync, current_setting('statement_timeout') AS statement, current_setting('lock_timeout') AS lock,
+                               current_setting('idle_in_transaction_session_timeout') AS idle, current_setting('search_path') AS path`;
+      const expected = { sync: 'on', statement: '1234ms', lock: '567ms', idle: '8910ms', path: 'public' };
+      assert.deepEqual((await store.db.transaction({ what: 'show the settings' }, (sql) => sql.query(settings))).rows[0], expected, 'in a transaction (the URL\'s own options still apply)');
+      assert.deepEqual((await store.db.query({ what: 'show the settings' }, settings))[0], expected, 'in a read');
+    } finally {
+      await store?.close();
+      await db.drop();
+    }
+  });
+});
