@@ -357,3 +357,73 @@ describe('the settings every connection runs under', skipWithoutPostgres, () => 
     }
   });
 });
+
+describe('refusals under contention', skipWithoutPostgres, () => {
+  let db: TestDatabase;
+  let holder: pg.Client;
+  let id: string;
+  before(async () => {
+    db = await freshDatabase();
+    const store = await PostgresTaskStore.open(storeOptions(db.url));
+    id = (await store.create((i) => plan(i))).parent_task_id;
+    await store.close();
+    holder = new pg.Client({ connectionString: db.url });
+    await holder.connect();
+    // Another server in the middle of changing the task, for as long as these tests run.
+    await holder.query('BEGIN');
+    await holder.query('SELECT 1 FROM task_orchestrator.parents WHERE parent_task_id = $1 FOR UPDATE', [id]);
+  });
+  after(async () => {
+    await holder?.end();
+    await db?.drop();
+  });
+
+  const refusals = async (store: PostgresTaskStore, calls: number) =>
+    (await Promise.allSettled(Array.from({ length: calls }, () => store.update(id, (p) => ({ ...p, context: 'changed' }))))).map((r) => (r.status === 'rejected' ? (r.reason as OrchestratorError) : null));
+
+  test('calls queued behind each other for a task\'s lock are each LOCK_TIMEOUT after the lock timeout, not a database that did not answer', async () => {
+    const store = await PostgresTaskStore.open(storeOptions(db.url, { poolSize: 3, lockTimeoutMs: 600, statementTimeoutMs: 1_000 }));
+    try {
+      const started = Date.now();
+      const errors = await refusals(store, 3);
+      assert.deepEqual(errors.map((e) => e?.code), ['LOCK_TIMEOUT', 'LOCK_TIMEOUT', 'LOCK_TIMEOUT']);
+      assert.match(errors[0]!.message, new RegExp(`Another server is changing task ${id} and did not finish within 600 ms`));
+      assert.ok(Date.now() - started < 1_000, 'each waited the lock timeout, not the statement timeout');
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('a lock timeout longer than the statement timeout: the wait lasts the lock timeout, then LOCK_TIMEOUT', async () => {
+    const store = await PostgresTaskStore.open(storeOptions(db.url, { poolSize: 2, lockTimeoutMs: 1_200, statementTimeoutMs: 400 }));
+    try {
+      const started = Date.now();
+      const [error] = await refusals(store, 1);
+      assert.equal(error?.code, 'LOCK_TIMEOUT');
+      assert.ok(Date.now() - started >= 1_100, `waited the lock timeout (${Date.now() - started} ms)`);
+      const free = (await store.create((i) => plan(i))).parent_task_id;
+      const lockRow = (store as unknown as { lockedRow(sql: unknown, id: string): Promise<unknown[]> }).lockedRow.bind(store);
+      const afterwards = await store.db.transaction({ what: 'look' }, async (sql) => {
+        assert.equal((await lockRow(sql, free)).length, 1);
+        return (await sql.query(`SELECT current_setting('statement_timeout') AS timeout`)).rows[0].timeout;
+      });
+      assert.equal(afterwards, '400ms', 'the statements after the lock keep the statement timeout');
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('every connection of the pool busy: STORAGE_UNAVAILABLE saying so, not a database that cannot be reached', async () => {
+    const store = await PostgresTaskStore.open(storeOptions(db.url, { poolSize: 1, lockTimeoutMs: 1_500, statementTimeoutMs: 500 }));
+    try {
+      const [first, second] = await refusals(store, 2);
+      assert.equal(first?.code, 'LOCK_TIMEOUT');
+      assert.equal(second?.code, 'STORAGE_UNAVAILABLE');
+      assert.match(second!.message, /^All 1 connections to the database .* are busy .*MCP_TASK_ORCHESTRATOR_DB_POOL_SIZE/);
+      assert.doesNotMatch(second!.message, /cannot be reached|Check that PostgreSQL runs/);
+      assert.equal(second!.data.retryable, true);
+    } finally {
+      await store.close();
+    }
+  });
+});

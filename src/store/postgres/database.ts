@@ -126,6 +126,11 @@ export class Database {
     return this.read(context, async (sql) => (await sql.query<R>(text, values)).rows);
   }
 
+  /** The timeouts every connection runs under (sessionSettings), for a statement that sets its own for a while. */
+  get timeouts(): { statementTimeoutMs: number; lockTimeoutMs: number } {
+    return { statementTimeoutMs: this.options.statementTimeoutMs, lockTimeoutMs: this.options.lockTimeoutMs };
+  }
+
   async close(): Promise<void> {
     await this.pool.end().catch((error: Error) => this.options.logger.warn(`Closing the connections to ${this.label}: ${this.clean(error.message)}`));
   }
@@ -169,7 +174,7 @@ export class Database {
   }
 
   private failure(context: Omit<FailureContext, 'url' | 'outcome'>, outcome: FailureContext['outcome']): FailureContext {
-    return { ...context, url: this.options.url, outcome, lockTimeoutMs: this.options.lockTimeoutMs, statementTimeoutMs: this.options.statementTimeoutMs };
+    return { ...context, url: this.options.url, outcome, lockTimeoutMs: this.options.lockTimeoutMs, statementTimeoutMs: this.options.statementTimeoutMs, poolSize: this.options.poolSize };
   }
 }
 
