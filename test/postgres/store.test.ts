@@ -7,6 +7,7 @@ import type { ParentTask } from '../../src/domain/model.js';
 import { serializeTaskFile } from '../../src/domain/task-file.js';
 import { silentLogger } from '../../src/logging/logger.js';
 import { PostgresTaskStore, type PostgresStoreOptions } from '../../src/store/postgres/postgres-task-store.js';
+import { SCHEMA_LOCK_KEY } from '../../src/store/postgres/schema.js';
 import { parentWith, subtask } from '../unit/builders.js';
 import { freshDatabase, skipWithoutPostgres, type TestDatabase } from './db.js';
 
@@ -320,6 +321,43 @@ describe('the schema', skipWithoutPostgres, () => {
         return true;
       });
     } finally {
+      await db.drop();
+    }
+  });
+
+  test('the schema\'s lock held (a roles --push, a migration): a start on an up-to-date database does not wait for it; one that must migrate waits its own time and says why', async () => {
+    const db = await freshDatabase();
+    const holder = new pg.Client({ connectionString: db.url });
+    try {
+      const seed = { files: new Map([['custom_roles.yaml', 'first: {}\n']]), origin: { how: 'seeded' as const, from: '/first', host: 'h', at: 'now' } };
+      await (await PostgresTaskStore.open(storeOptions(db.url, { seedRoles: seed }))).close();
+      await holder.connect();
+      await holder.query('BEGIN');
+      await holder.query(`SELECT pg_advisory_xact_lock('${SCHEMA_LOCK_KEY}'::bigint)`);
+      const started = Date.now();
+      const store = await PostgresTaskStore.open(storeOptions(db.url, { seedRoles: seed, lockTimeoutMs: 200, schemaLockWaitMs: 5_000 }));
+      await store.close();
+      assert.ok(Date.now() - started < 2_000, 'opened without waiting for the lock');
+
+      const empty = await freshDatabase();
+      const emptyHolder = new pg.Client({ connectionString: empty.url });
+      try {
+        await emptyHolder.connect();
+        await emptyHolder.query('BEGIN');
+        await emptyHolder.query(`SELECT pg_advisory_xact_lock('${SCHEMA_LOCK_KEY}'::bigint)`);
+        const waiting = Date.now();
+        await assert.rejects(PostgresTaskStore.open(storeOptions(empty.url, { lockTimeoutMs: 100, statementTimeoutMs: 200, schemaLockWaitMs: 800 })), (error: OrchestratorError) => {
+          assert.equal(error.code, 'LOCK_TIMEOUT');
+          assert.match(error.message, /^Another task-orchestrator held the lock of the task_orchestrator schema .* for over 800 ms \(it migrates the schema, or replaces the team's role files/);
+          return true;
+        });
+        assert.ok(Date.now() - waiting >= 750, 'waited the schema lock\'s own time, not the lock or statement timeout');
+      } finally {
+        await emptyHolder.end();
+        await empty.drop();
+      }
+    } finally {
+      await holder.end().catch(() => undefined);
       await db.drop();
     }
   });

@@ -20,6 +20,8 @@ export interface PostgresStoreOptions extends DatabaseOptions {
   randomHex?: (chars: number) => string;
   /** The role files to seed the team's roles with when the database has none yet (the first server's project files). */
   seedRoles?: { files: ReadonlyMap<string, string>; origin: RoleFilesOrigin };
+  /** How long to wait for the schema's lock when the schema must be migrated (SCHEMA_LOCK_WAIT_MS by default). */
+  schemaLockWaitMs?: number;
 }
 
 /** How often one process sweeps expired plan_task keys. */
@@ -62,7 +64,9 @@ export class PostgresTaskStore implements TaskStore {
     const db = await Database.create(options);
     const store = new PostgresTaskStore(db, options.logger, options.randomHex);
     try {
-      store.schema = await prepareSchema(db, options.seedRoles ? (sql) => store.seedRoles(sql, options.seedRoles!) : undefined);
+      const seed = options.seedRoles;
+      const seeding = seed ? { needed: async (sql: Sql) => (await rolesOrigin(sql)) === null, run: (sql: Sql) => store.seedRoles(sql, seed) } : undefined;
+      store.schema = await prepareSchema(db, seeding, options.schemaLockWaitMs);
       if (store.schema.applied.length) options.logger.info(`Migrated the task_orchestrator schema of ${db.label} to version ${store.schema.version}`, { applied: store.schema.applied });
       await store.refresh(false);
     } catch (error) {
