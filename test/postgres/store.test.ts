@@ -172,6 +172,23 @@ describe('PostgresTaskStore', skipWithoutPostgres, () => {
     }
   });
 
+  test('listings asked for at once share the refreshes: the one running, then one for all that came meanwhile', async () => {
+    await store.create((id) => plan(id));
+    const read = other.db.read.bind(other.db);
+    let refreshes = 0;
+    other.db.read = (context, work) => {
+      if (context.what === 'list the tasks') refreshes++;
+      return read(context, work);
+    };
+    try {
+      const listed = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? other.list({ includeArchived: false }) : other.statistics({ includeArchived: i === 4 }))));
+      assert.equal(listed.length, 10);
+    } finally {
+      other.db.read = read;
+    }
+    assert.equal(refreshes, 2);
+  });
+
   test('a row removed by hand leaves every listing; a body edited by hand is followed, and one that does not parse is reported and kept', async () => {
     const gone = await store.create((id) => plan(id));
     const edited = await store.create((id) => plan(id));
