@@ -313,4 +313,19 @@ await forEachStoreKind('TaskStore port', (kind) => {
       assert.deepEqual(await two.reservePlanKey(sha(7), keyRecord(await two.newParentId())), record);
       assert.deepEqual(await contentsOf(two), await contentsOf(one));
     }));
+
+  test('a parent another opening completes leaves this one\'s active listing and counts (archive never listed here)', () =>
+    withFreshStore(kind, async (fresh) => {
+      const { store: one } = await fresh.main();
+      const { store: two } = await fresh.open();
+      const parent = await storeParent(one, ['pending', 'active'], { updated_at: tick(1) });
+      const other = await storeParent(one, ['pending'], { updated_at: tick(2) });
+      assert.deepEqual((await two.list({ includeArchived: false })).map((p) => p.parent_task_id), [other.parent_task_id, parent.parent_task_id]);
+      await one.update(parent.parent_task_id, (p) => completing(2, tick(4))(completing(1, tick(3))(p)));
+      assert.deepEqual((await two.list({ includeArchived: false })).map((p) => p.parent_task_id), [other.parent_task_id], 'the archived parent leaves the active listing');
+      const counts = await two.statistics({ includeArchived: false });
+      assert.deepEqual(counts.counts, { pending: 1, active: 0, completed: 0, blocked: 0, failed: 0 });
+      assert.deepEqual([counts.parents.active, counts.withActiveSubtasks], [1, []]);
+      assert.deepEqual((await two.list({ includeArchived: true })).map((p) => [p.parent_task_id, p.location]), [[parent.parent_task_id, 'archive'], [other.parent_task_id, 'active']]);
+    }));
 });

@@ -7,6 +7,7 @@ import type { ParentTask } from '../../src/domain/model.js';
 import { serializeTaskFile } from '../../src/domain/task-file.js';
 import { silentLogger } from '../../src/logging/logger.js';
 import { PostgresTaskStore, type PostgresStoreOptions } from '../../src/store/postgres/postgres-task-store.js';
+import { SCHEMA_LOCK_KEY } from '../../src/store/postgres/schema.js';
 import { parentWith, subtask } from '../unit/builders.js';
 import { freshDatabase, skipWithoutPostgres, type TestDatabase } from './db.js';
 
@@ -21,6 +22,28 @@ const plan = (id: string, statuses: ('pending' | 'completed' | 'active')[] = ['p
   );
 
 const complete = (parent: ParentTask): ParentTask => ({ ...parent, status: 'completed', subtasks: parent.subtasks.map((s) => ({ ...s, status: 'completed', results: 'done' })) });
+
+/** How many rows the listings' refresh queries return while `run` runs (counted on the store's own connections). */
+async function rowsReadByRefresh(store: PostgresTaskStore, run: () => Promise<unknown>): Promise<number> {
+  const read = store.db.read.bind(store.db);
+  let rows = 0;
+  store.db.read = (context, work) =>
+    read(context, (sql) =>
+      work({
+        query: (async (...args: Parameters<typeof sql.query>) => {
+          const result = await (sql.query as (...a: unknown[]) => Promise<pg.QueryResult>)(...args);
+          if (context.what === 'list the tasks') rows += result.rows.length;
+          return result;
+        }) as typeof sql.query,
+      }),
+    );
+  try {
+    await run();
+  } finally {
+    store.db.read = read;
+  }
+  return rows;
+}
 
 describe('PostgresTaskStore', skipWithoutPostgres, () => {
   let db: TestDatabase;
@@ -127,6 +150,45 @@ describe('PostgresTaskStore', skipWithoutPostgres, () => {
     assert.equal(listed.find((p) => p.parent_task_id === slow.parent_task_id)?.title, 'Slow title');
   });
 
+  test('while a transaction stays open elsewhere, a listing reads only the rows written since the last one', async () => {
+    await other.list({ includeArchived: false });
+    const holder = new pg.Client({ connectionString: db.url });
+    await holder.connect();
+    try {
+      // An open transaction with an id (an idle psql, another program): it holds the cluster's xmin back.
+      await holder.query('BEGIN');
+      await holder.query('SELECT pg_current_xact_id()');
+      const written = await Promise.all(Array.from({ length: 30 }, () => store.create((id) => plan(id))));
+      const first = await rowsReadByRefresh(other, () => other.list({ includeArchived: false }));
+      assert.ok(first >= written.length, `the new rows are read (${first})`);
+      await store.update(written[0]!.parent_task_id, (p) => ({ ...p, title: 'Renamed' }));
+      const second = await rowsReadByRefresh(other, async () => {
+        const listed = await other.list({ includeArchived: false });
+        assert.equal(listed.find((p) => p.parent_task_id === written[0]!.parent_task_id)?.title, 'Renamed');
+      });
+      assert.ok(second <= 2, `only the changed row and the closing line are read again, not the ${written.length} written since the open transaction began (${second})`);
+    } finally {
+      await holder.end();
+    }
+  });
+
+  test('listings asked for at once share the refreshes: the one running, then one for all that came meanwhile', async () => {
+    await store.create((id) => plan(id));
+    const read = other.db.read.bind(other.db);
+    let refreshes = 0;
+    other.db.read = (context, work) => {
+      if (context.what === 'list the tasks') refreshes++;
+      return read(context, work);
+    };
+    try {
+      const listed = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? other.list({ includeArchived: false }) : other.statistics({ includeArchived: i === 4 }))));
+      assert.equal(listed.length, 10);
+    } finally {
+      other.db.read = read;
+    }
+    assert.equal(refreshes, 2);
+  });
+
   test('a row removed by hand leaves every listing; a body edited by hand is followed, and one that does not parse is reported and kept', async () => {
     const gone = await store.create((id) => plan(id));
     const edited = await store.create((id) => plan(id));
@@ -197,6 +259,24 @@ describe('PostgresTaskStore', skipWithoutPostgres, () => {
     assert.equal(await store.readDocument(`tasks/work/${id}/${id}.2.1.md`), null);
   });
 
+  test('a connection lost inside change(), under saveDocument, runs the change again on another one', async () => {
+    const { parent_task_id: id } = await store.create((i) => plan(i));
+    let runs = 0;
+    const updated = await store.update(id, async (p) => {
+      if (++runs === 1) {
+        // A database restart or a network cut at that moment: the session of this very transaction ends.
+        const ended = await db.query(`SELECT pg_terminate_backend(pid) AS ended FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%'`);
+        assert.equal(ended.length, 1);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      const path = await store.saveDocument(id, `${id}.1`, `work of run ${runs}`, 1);
+      return { ...p, context: path };
+    });
+    assert.deepEqual([runs, updated.context], [2, `tasks/work/${id}/${id}.1.1.md`]);
+    assert.equal(await other.readDocument(updated.context), 'work of run 2');
+    assert.equal((await other.read(id)).context, updated.context);
+  });
+
   test('TASK_NOT_FOUND and INVALID_TASK_ID as the file store says them', async () => {
     await assert.rejects(store.read('task_0000000000'), (error: OrchestratorError) => error.code === 'TASK_NOT_FOUND');
     await assert.rejects(store.update('task_0000000000', (p) => p), (error: OrchestratorError) => error.code === 'TASK_NOT_FOUND');
@@ -262,6 +342,43 @@ describe('the schema', skipWithoutPostgres, () => {
     }
   });
 
+  test('the schema\'s lock held (a roles --push, a migration): a start on an up-to-date database does not wait for it; one that must migrate waits its own time and says why', async () => {
+    const db = await freshDatabase();
+    const holder = new pg.Client({ connectionString: db.url });
+    try {
+      const seed = { files: new Map([['custom_roles.yaml', 'first: {}\n']]), origin: { how: 'seeded' as const, from: '/first', host: 'h', at: 'now' } };
+      await (await PostgresTaskStore.open(storeOptions(db.url, { seedRoles: seed }))).close();
+      await holder.connect();
+      await holder.query('BEGIN');
+      await holder.query(`SELECT pg_advisory_xact_lock('${SCHEMA_LOCK_KEY}'::bigint)`);
+      const started = Date.now();
+      const store = await PostgresTaskStore.open(storeOptions(db.url, { seedRoles: seed, lockTimeoutMs: 200, schemaLockWaitMs: 5_000 }));
+      await store.close();
+      assert.ok(Date.now() - started < 2_000, 'opened without waiting for the lock');
+
+      const empty = await freshDatabase();
+      const emptyHolder = new pg.Client({ connectionString: empty.url });
+      try {
+        await emptyHolder.connect();
+        await emptyHolder.query('BEGIN');
+        await emptyHolder.query(`SELECT pg_advisory_xact_lock('${SCHEMA_LOCK_KEY}'::bigint)`);
+        const waiting = Date.now();
+        await assert.rejects(PostgresTaskStore.open(storeOptions(empty.url, { lockTimeoutMs: 100, statementTimeoutMs: 200, schemaLockWaitMs: 800 })), (error: OrchestratorError) => {
+          assert.equal(error.code, 'LOCK_TIMEOUT');
+          assert.match(error.message, /^Another task-orchestrator held the lock of the task_orchestrator schema .* for over 800 ms \(it migrates the schema, or replaces the team's role files/);
+          return true;
+        });
+        assert.ok(Date.now() - waiting >= 750, 'waited the schema lock\'s own time, not the lock or statement timeout');
+      } finally {
+        await emptyHolder.end();
+        await empty.drop();
+      }
+    } finally {
+      await holder.end().catch(() => undefined);
+      await db.drop();
+    }
+  });
+
   test('an unreachable database is STORAGE_UNAVAILABLE, naming it without its password', async () => {
     const warnings: string[] = [];
     const logger: Logger = { ...silentLogger, warn: (m) => warnings.push(m) };
@@ -272,5 +389,96 @@ describe('the schema', skipWithoutPostgres, () => {
       assert.equal(error.data.retryable, true);
       return true;
     });
+  });
+});
+
+describe('the settings every connection runs under', skipWithoutPostgres, () => {
+  test('synchronous_commit and the timeouts are this server\'s, whatever the database, its URL options or its URL parameters say', async () => {
+    const db = await freshDatabase();
+    let store: PostgresTaskStore | undefined;
+    try {
+      await db.query(`ALTER DATABASE ${db.name} SET synchronous_commit = off`);
+      await db.query(`ALTER DATABASE ${db.name} SET lock_timeout = 0`);
+      const url = `${db.url}?options=${encodeURIComponent('-c search_path=public')}&statement_timeout=0&lock_timeout=0&idle_in_transaction_session_timeout=0`;
+      store = await PostgresTaskStore.open(storeOptions(url, { statementTimeoutMs: 1234, lockTimeoutMs: 567, idleInTransactionMs: 8910 }));
+      const settings = `SELECT current_setting('synchronous_commit') AS sync, current_setting('statement_timeout') AS statement, current_setting('lock_timeout') AS lock,
+                               current_setting('idle_in_transaction_session_timeout') AS idle, current_setting('search_path') AS path`;
+      const expected = { sync: 'on', statement: '1234ms', lock: '567ms', idle: '8910ms', path: 'public' };
+      assert.deepEqual((await store.db.transaction({ what: 'show the settings' }, (sql) => sql.query(settings))).rows[0], expected, 'in a transaction (the URL\'s own options still apply)');
+      assert.deepEqual((await store.db.query({ what: 'show the settings' }, settings))[0], expected, 'in a read');
+    } finally {
+      await store?.close();
+      await db.drop();
+    }
+  });
+});
+
+describe('refusals under contention', skipWithoutPostgres, () => {
+  let db: TestDatabase;
+  let holder: pg.Client;
+  let id: string;
+  before(async () => {
+    db = await freshDatabase();
+    const store = await PostgresTaskStore.open(storeOptions(db.url));
+    id = (await store.create((i) => plan(i))).parent_task_id;
+    await store.close();
+    holder = new pg.Client({ connectionString: db.url });
+    await holder.connect();
+    // Another server in the middle of changing the task, for as long as these tests run.
+    await holder.query('BEGIN');
+    await holder.query('SELECT 1 FROM task_orchestrator.parents WHERE parent_task_id = $1 FOR UPDATE', [id]);
+  });
+  after(async () => {
+    await holder?.end();
+    await db?.drop();
+  });
+
+  const refusals = async (store: PostgresTaskStore, calls: number) =>
+    (await Promise.allSettled(Array.from({ length: calls }, () => store.update(id, (p) => ({ ...p, context: 'changed' }))))).map((r) => (r.status === 'rejected' ? (r.reason as OrchestratorError) : null));
+
+  test('calls queued behind each other for a task\'s lock are each LOCK_TIMEOUT after the lock timeout, not a database that did not answer', async () => {
+    const store = await PostgresTaskStore.open(storeOptions(db.url, { poolSize: 3, lockTimeoutMs: 600, statementTimeoutMs: 1_000 }));
+    try {
+      const started = Date.now();
+      const errors = await refusals(store, 3);
+      assert.deepEqual(errors.map((e) => e?.code), ['LOCK_TIMEOUT', 'LOCK_TIMEOUT', 'LOCK_TIMEOUT']);
+      assert.match(errors[0]!.message, new RegExp(`Another server is changing task ${id} and did not finish within 600 ms`));
+      assert.ok(Date.now() - started < 1_000, 'each waited the lock timeout, not the statement timeout');
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('a lock timeout longer than the statement timeout: the wait lasts the lock timeout, then LOCK_TIMEOUT', async () => {
+    const store = await PostgresTaskStore.open(storeOptions(db.url, { poolSize: 2, lockTimeoutMs: 1_200, statementTimeoutMs: 400 }));
+    try {
+      const started = Date.now();
+      const [error] = await refusals(store, 1);
+      assert.equal(error?.code, 'LOCK_TIMEOUT');
+      assert.ok(Date.now() - started >= 1_100, `waited the lock timeout (${Date.now() - started} ms)`);
+      const free = (await store.create((i) => plan(i))).parent_task_id;
+      const lockRow = (store as unknown as { lockedRow(sql: unknown, id: string): Promise<unknown[]> }).lockedRow.bind(store);
+      const afterwards = await store.db.transaction({ what: 'look' }, async (sql) => {
+        assert.equal((await lockRow(sql, free)).length, 1);
+        return (await sql.query(`SELECT current_setting('statement_timeout') AS timeout`)).rows[0].timeout;
+      });
+      assert.equal(afterwards, '400ms', 'the statements after the lock keep the statement timeout');
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('every connection of the pool busy: STORAGE_UNAVAILABLE saying so, not a database that cannot be reached', async () => {
+    const store = await PostgresTaskStore.open(storeOptions(db.url, { poolSize: 1, lockTimeoutMs: 1_500, statementTimeoutMs: 500 }));
+    try {
+      const [first, second] = await refusals(store, 2);
+      assert.equal(first?.code, 'LOCK_TIMEOUT');
+      assert.equal(second?.code, 'STORAGE_UNAVAILABLE');
+      assert.match(second!.message, /^All 1 connections to the database .* are busy .*MCP_TASK_ORCHESTRATOR_DB_POOL_SIZE/);
+      assert.doesNotMatch(second!.message, /cannot be reached|Check that PostgreSQL runs/);
+      assert.equal(second!.data.retryable, true);
+    } finally {
+      await store.close();
+    }
   });
 });

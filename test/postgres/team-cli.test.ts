@@ -106,3 +106,20 @@ describe('team mode from the command line and a spawned server', skipWithoutPost
     assert.doesNotMatch(bad.stderr, new RegExp(SECRET));
   });
 });
+
+describe('status with --database-url on a database without tasks', skipWithoutPostgres, () => {
+  test('names the database (password hidden), not the project folder', async () => {
+    const db = await freshDatabase();
+    const dir = await tempDir();
+    try {
+      const status = await runCli(['status', '--database-url', withPassword(db.url)], { cwd: dir });
+      assert.equal(status.code, 0, status.stderr);
+      const redacted = withPassword(db.url).replace(SECRET, '***');
+      assert.equal(status.stdout.trim(), `No unfinished tasks in the database ${redacted}.`);
+      assert.doesNotMatch(status.stdout, new RegExp(SECRET));
+    } finally {
+      await removeDir(dir);
+      await db.drop();
+    }
+  });
+});

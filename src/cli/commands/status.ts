@@ -2,6 +2,7 @@ import { statusReport, type ParentStatusView, type StatusReport, type SubtaskMen
 import { SUBTASK_STATUSES, type StatusCounts } from '../../domain/model.js';
 import { truncate } from '../../domain/ids.js';
 import { mark, paint, percent, plural, printable, progressBar, STATUS_PAINT, styleFor, type Style } from '../format.js';
+import { redactDatabaseUrl } from '../../store/postgres/database-url.js';
 import { EXIT, layoutOf, print, printJson, storeExists, withProject, type BaseOptions } from '../run.js';
 
 export interface StatusOptions extends BaseOptions {
@@ -15,8 +16,10 @@ export async function status(options: StatusOptions): Promise<number> {
   const report: StatusReport = settings.databaseUrl || (await storeExists(layout))
     ? await withProject(settings, layout, { recover: false }, ({ orchestrator }) => statusReport(orchestrator.ctx, { includeArchived: options.all === true }))
     : emptyReport(layout.base, options.all === true);
+  // In team mode the tasks are in the database, not in the project folder.
+  const where = settings.databaseUrl ? `the database ${redactDatabaseUrl(settings.databaseUrl)}` : report.base_dir;
   if (options.json) printJson(report);
-  else printReport(printable(report), styleFor(process.stdout));
+  else printReport(printable(report), where, styleFor(process.stdout));
   return EXIT.OK;
 }
 
@@ -25,8 +28,8 @@ function emptyReport(baseDir: string, includeArchived: boolean): StatusReport {
   return { base_dir: baseDir, include_archived: includeArchived, parents: [], totals: { parents: 0, unfinished_parents: 0, subtasks: { ...none, total: 0 } }, storage_problems: [] };
 }
 
-function printReport(report: StatusReport, style: Style): void {
-  if (report.parents.length === 0) print(`No ${report.include_archived ? '' : 'unfinished '}tasks in ${report.base_dir}.`);
+function printReport(report: StatusReport, where: string, style: Style): void {
+  if (report.parents.length === 0) print(`No ${report.include_archived ? '' : 'unfinished '}tasks in ${printable(where)}.`);
   for (const parent of report.parents) printParent(parent, style);
   if (report.parents.length) print(totalsLine(report));
   for (const p of report.storage_problems) print(`${mark(style, 'problem')} ${p.file} cannot be used: ${p.reason}. Run "task-orchestrator doctor" for details.`);

@@ -18,16 +18,64 @@ export function sqlState(error: unknown): string | null {
 const SESSION_LOST = new Set(['57P01', '57P02', '57P03', '57P05', '25P03', '53300']);
 
 /** The driver's own words for a connection that failed, timed out or was closed under a query. */
-const DRIVER_CONNECTION_FAILURES = [/^Connection terminated/, /timeout exceeded when trying to connect/, /^Query read timeout/, /is not queryable/, /^Cannot use a pool after calling end/];
+const DRIVER_CONNECTION_FAILURES = [/^Connection terminated/, /^Query read timeout/, /is not queryable/, /^Cannot use a pool after calling end/];
+
+/**
+ * The pool's words when every connection stayed busy for the whole wait (connectionTimeoutMillis): the
+ * database answers, this server has too much to do on it. (Opening a connection that times out is
+ * "Connection terminated due to connection timeout".)
+ */
+const POOL_BUSY = /^timeout exceeded when trying to connect/;
+
+/**
+ * The system's codes for a network that failed: worth calling again. Only these: Node's own ERR_* codes
+ * (ERR_TLS_CERT_ALTNAME_INVALID, ...) and TLS verification codes are configuration, never cured by waiting.
+ */
+const NETWORK_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'ETIMEDOUT', 'EHOSTUNREACH', 'EHOSTDOWN', 'ENETUNREACH', 'ENETDOWN', 'ENETRESET', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE', 'EADDRNOTAVAIL']);
 
 /** True when the database could not be reached or the connection was lost: the statement got no answer. */
 export function isConnectionFailure(error: unknown): boolean {
   const state = sqlState(error);
   if (state !== null) return state.startsWith('08') || SESSION_LOST.has(state);
   const code = (error as NodeJS.ErrnoException | null)?.code;
-  if (typeof code === 'string' && /^E[A-Z_]+$/.test(code)) return true; // ECONNREFUSED, ECONNRESET, ETIMEDOUT, ENOTFOUND, EPIPE, ...
+  if (typeof code === 'string' && NETWORK_ERRNOS.has(code)) return true;
   const message = (error as Error | null)?.message ?? '';
-  return DRIVER_CONNECTION_FAILURES.some((pattern) => pattern.test(message));
+  return isPoolBusy(error) || DRIVER_CONNECTION_FAILURES.some((pattern) => pattern.test(message));
+}
+
+/** Every connection of the pool stayed busy while this call waited for one. */
+export function isPoolBusy(error: unknown): boolean {
+  return sqlState(error) === null && POOL_BUSY.test((error as Error | null)?.message ?? '');
+}
+
+/**
+ * TLS could not be set up: the certificate does not match the host or is not trusted, the server does not
+ * speak TLS, a certificate file is missing. Configuration (the URL's sslmode and certificate files): no retry.
+ */
+export function isTlsFailure(error: unknown): boolean {
+  if (sqlState(error) !== null) return false;
+  const code = (error as NodeJS.ErrnoException | null)?.code;
+  const message = (error as Error | null)?.message ?? '';
+  if (typeof code === 'string' && /^ERR_(TLS|SSL)_|CERT|_SIGNATURE|^UNABLE_TO_|ISSUER/.test(code)) return true;
+  return /does not support SSL|SSL connection|sslrootcert|sslcert|sslkey|self[- ]signed certificate|certificate/i.test(message);
+}
+
+/**
+ * An error that the database or the connection to it raised, not the caller's own code: a failure
+ * inside update's change() that is one of these belongs to the transaction (retried or refused as such).
+ */
+export function isDatabaseFailure(error: unknown): boolean {
+  return sqlState(error) !== null || isConnectionFailure(error); // (TLS fails at connect, never inside a transaction)
+}
+
+/**
+ * A wait for a task's row lock (SELECT ... FOR UPDATE) that ended, by lock_timeout or by the statement
+ * timeout that bounds the same wait: a LOCK_TIMEOUT, not an overloaded database.
+ */
+export class LockWaitTimedOut extends Error {
+  constructor(override readonly cause: unknown) {
+    super((cause as Error)?.message ?? String(cause));
+  }
 }
 
 /**
@@ -58,6 +106,8 @@ export interface FailureContext {
   lockTimeoutMs?: number;
   /** The statement timeout (MCP_TASK_ORCHESTRATOR_DB_STATEMENT_TIMEOUT_MS), for its refusal. */
   statementTimeoutMs?: number;
+  /** The pool's size (MCP_TASK_ORCHESTRATOR_DB_POOL_SIZE), for the refusal when every connection is busy. */
+  poolSize?: number;
   parentTaskId?: string;
 }
 
@@ -65,16 +115,23 @@ export interface FailureContext {
 export function databaseError(error: unknown, context: FailureContext): OrchestratorError {
   if (error instanceof OrchestratorError) return error;
   const database = redactDatabaseUrl(context.url);
-  const cause = withoutPassword(describe(error), context.url);
-  const state = sqlState(error);
+  const cause = withoutPassword(describe(error instanceof LockWaitTimedOut ? error.cause : error), context.url);
+  const state = sqlState(error instanceof LockWaitTimedOut ? error.cause : error);
   const data = { database, sqlstate: state, outcome: context.outcome, ...(context.parentTaskId ? { parent_task_id: context.parentTaskId } : {}) };
   if (context.outcome === 'unknown' && isConnectionFailure(error)) {
     return new OrchestratorError('STORAGE_UNAVAILABLE', `The connection to the database ${database} was lost while the change was being committed (${cause}), so it may or may not be stored. Call again with the same idempotency_key (a retry that cannot apply it twice), or check with orchestrator_get_status first; the server reconnects on its own.`, { ...data, retryable: true });
   }
+  if (isPoolBusy(error)) {
+    const all = context.poolSize === undefined ? 'all' : `all ${context.poolSize}`;
+    return new OrchestratorError('STORAGE_UNAVAILABLE', `${all[0]!.toUpperCase()}${all.slice(1)} connections to the database ${database} are busy with other calls of this server, and none came free in time to ${context.what}. Nothing was changed. Call again in a moment; if this happens often, raise MCP_TASK_ORCHESTRATOR_DB_POOL_SIZE (and the database's max_connections).`, { ...data, retryable: true });
+  }
+  if (isTlsFailure(error)) {
+    return new OrchestratorError('STORAGE_ERROR', `A TLS connection to the database ${database} could not be set up (${cause}), so it was not reached to ${context.what}. Nothing was changed. Check the URL's sslmode and certificates: with sslmode=verify-full the server's certificate must name the host in the URL and be signed by the CA in sslrootcert; sslmode=require encrypts without checking the name; sslmode=disable for a server without TLS. Calling again will not help until that is corrected.`, { ...data, retryable: false });
+  }
   if (isConnectionFailure(error)) {
     return new OrchestratorError('STORAGE_UNAVAILABLE', `The database ${database} cannot be reached (${cause}) to ${context.what}. Nothing was changed. Check that PostgreSQL runs and accepts connections there (and the network to it), then call again: the server reconnects on its own.`, { ...data, retryable: true });
   }
-  if (state === '55P03') {
+  if (state === '55P03' || error instanceof LockWaitTimedOut) {
     const wait = context.lockTimeoutMs === undefined ? '' : ` within ${context.lockTimeoutMs} ms (MCP_TASK_ORCHESTRATOR_LOCK_TIMEOUT_MS)`;
     return new OrchestratorError('LOCK_TIMEOUT', `Another server is changing ${context.parentTaskId ? `task ${context.parentTaskId}` : 'this task'} and did not finish${wait}. Nothing was changed. Call again in a moment.`, { ...data, retryable: true });
   }

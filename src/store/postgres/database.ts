@@ -50,16 +50,16 @@ export class Database {
     const pool = new pg.Pool({
       connectionString: options.url,
       max: options.poolSize,
-      statement_timeout: options.statementTimeoutMs,
-      lock_timeout: options.lockTimeoutMs,
-      idle_in_transaction_session_timeout: options.idleInTransactionMs,
+      // Our settings are SET on each new connection, after the URL's and the database's own: given to the
+      // driver instead, a URL's "options=" or "statement_timeout=0" would replace them, and ALTER DATABASE
+      // or ALTER ROLE could not (a session SET outranks both). The pool awaits it and drops a connection
+      // on which it failed, so no statement ever runs without them; one round trip per connection opened.
+      onConnect: (client) => client.query(sessionSettings(options)).then(() => undefined),
       // A server that stops answering without closing the connection (a network cut) must not hang a call.
       query_timeout: options.statementTimeoutMs + 5_000,
       connectionTimeoutMillis: options.statementTimeoutMs,
       keepAlive: true,
       application_name: 'task-orchestrator',
-      // An acknowledged change is on the database's disk, whatever the database's own default says.
-      options: '-c synchronous_commit=on',
     });
     const database = new Database(pool, options);
     // An idle connection that fails (the database restarted) must not crash the process: the pool drops it.
@@ -126,6 +126,11 @@ export class Database {
     return this.read(context, async (sql) => (await sql.query<R>(text, values)).rows);
   }
 
+  /** The timeouts every connection runs under (sessionSettings), for a statement that sets its own for a while. */
+  get timeouts(): { statementTimeoutMs: number; lockTimeoutMs: number } {
+    return { statementTimeoutMs: this.options.statementTimeoutMs, lockTimeoutMs: this.options.lockTimeoutMs };
+  }
+
   async close(): Promise<void> {
     await this.pool.end().catch((error: Error) => this.options.logger.warn(`Closing the connections to ${this.label}: ${this.clean(error.message)}`));
   }
@@ -169,6 +174,21 @@ export class Database {
   }
 
   private failure(context: Omit<FailureContext, 'url' | 'outcome'>, outcome: FailureContext['outcome']): FailureContext {
-    return { ...context, url: this.options.url, outcome, lockTimeoutMs: this.options.lockTimeoutMs, statementTimeoutMs: this.options.statementTimeoutMs };
+    return { ...context, url: this.options.url, outcome, lockTimeoutMs: this.options.lockTimeoutMs, statementTimeoutMs: this.options.statementTimeoutMs, poolSize: this.options.poolSize };
   }
+}
+
+/**
+ * What every connection of this store runs under, whatever the URL, the database or the role say: an
+ * acknowledged change is on the database's disk (synchronous_commit), and no statement, lock wait or
+ * forgotten transaction lasts longer than configured. The numbers are integers from the settings.
+ */
+export function sessionSettings(options: Pick<DatabaseOptions, 'statementTimeoutMs' | 'lockTimeoutMs' | 'idleInTransactionMs'>): string {
+  const ms = (value: number) => String(Math.max(0, Math.trunc(value)));
+  return [
+    'SET synchronous_commit = on',
+    `SET statement_timeout = ${ms(options.statementTimeoutMs)}`,
+    `SET lock_timeout = ${ms(options.lockTimeoutMs)}`,
+    `SET idle_in_transaction_session_timeout = ${ms(options.idleInTransactionMs)}`,
+  ].join('; ');
 }

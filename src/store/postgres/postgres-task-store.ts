@@ -9,6 +9,7 @@ import type { ParentTask } from '../../domain/model.js';
 import { parseTaskFile, serializeTaskFile } from '../../domain/task-file.js';
 import { summarize } from '../summaries.js';
 import { CallerError, Database, type DatabaseOptions, type Sql } from './database.js';
+import { isDatabaseFailure, LockWaitTimedOut, sqlState } from './database-errors.js';
 import { readRoleFiles, replaceRoleFiles, rolesOrigin, type RoleFilesOrigin } from './role-files-table.js';
 import { installedVersion, prepareSchema, SCHEMA, SCHEMA_LOCK_KEY, type SchemaReport } from './schema.js';
 import { SummaryCache } from './summary-cache.js';
@@ -19,6 +20,8 @@ export interface PostgresStoreOptions extends DatabaseOptions {
   randomHex?: (chars: number) => string;
   /** The role files to seed the team's roles with when the database has none yet (the first server's project files). */
   seedRoles?: { files: ReadonlyMap<string, string>; origin: RoleFilesOrigin };
+  /** How long to wait for the schema's lock when the schema must be migrated (SCHEMA_LOCK_WAIT_MS by default). */
+  schemaLockWaitMs?: number;
 }
 
 /** How often one process sweeps expired plan_task keys. */
@@ -61,7 +64,9 @@ export class PostgresTaskStore implements TaskStore {
     const db = await Database.create(options);
     const store = new PostgresTaskStore(db, options.logger, options.randomHex);
     try {
-      store.schema = await prepareSchema(db, options.seedRoles ? (sql) => store.seedRoles(sql, options.seedRoles!) : undefined);
+      const seed = options.seedRoles;
+      const seeding = seed ? { needed: async (sql: Sql) => (await rolesOrigin(sql)) === null, run: (sql: Sql) => store.seedRoles(sql, seed) } : undefined;
+      store.schema = await prepareSchema(db, seeding, options.schemaLockWaitMs);
       if (store.schema.applied.length) options.logger.info(`Migrated the task_orchestrator schema of ${db.label} to version ${store.schema.version}`, { applied: store.schema.applied });
       await store.refresh(false);
     } catch (error) {
@@ -135,7 +140,10 @@ export class PostgresTaskStore implements TaskStore {
       written = null;
       const { parent, location } = await this.readRow(sql, parentTaskId, 'FOR UPDATE');
       const next = await this.changes.run({ parentTaskId, sql }, async () => change(parent)).catch((error: unknown) => {
-        throw new CallerError(error); // the caller's own refusal: rolled back and passed on as it is, not as a database failure
+        // A failure of the database inside change() (saveDocument's statement, a lost connection) is the
+        // transaction's own: classified and retried like any other. Anything else is the caller's own
+        // refusal: rolled back and passed on as it is.
+        throw isDatabaseFailure(error) ? error : new CallerError(error);
       });
       if (next === parent) return parent;
       const stored = { ...next, revision: (parent.revision ?? 0) + 1 };
@@ -291,7 +299,7 @@ export class PostgresTaskStore implements TaskStore {
 
   /** A parent's row, parsed; `lock` 'FOR UPDATE' inside a change. A row that does not parse is reported and refused, never rewritten. */
   private async readRow(sql: Sql, parentTaskId: string, lock: '' | 'FOR UPDATE'): Promise<{ parent: ParentTask; location: Location }> {
-    const { rows } = await sql.query<{ body: string; location: Location }>(`SELECT body, location FROM ${SCHEMA}.parents WHERE parent_task_id = $1 ${lock}`, [parentTaskId]);
+    const rows = lock ? await this.lockedRow(sql, parentTaskId) : (await sql.query<{ body: string; location: Location }>(`SELECT body, location FROM ${SCHEMA}.parents WHERE parent_task_id = $1`, [parentTaskId])).rows;
     const row = rows[0];
     if (!row) throw new OrchestratorError('TASK_NOT_FOUND', `No task ${parentTaskId} in the database ${this.db.label}. Call orchestrator_get_status to list the task ids.`, { parent_task_id: parentTaskId });
     const checked = this.parseRow(parentTaskId, row.body, row.location);
@@ -301,6 +309,29 @@ export class PostgresTaskStore implements TaskStore {
       throw new OrchestratorError(code, `Task ${parentTaskId} cannot be used: its row in ${this.db.label} ${checked.problem.reason}. The row was kept as it is. ${checked.problem.action}`, { parent_task_id: parentTaskId, reason: checked.problem.reason });
     }
     return checked;
+  }
+
+  /**
+   * A parent's row, locked for this transaction, waiting at most the lock timeout for another server to
+   * let go of it. lock_timeout alone does not bound that wait: it counts each wait afresh, and a call
+   * queued behind others waits once per call before it, until the statement timeout cancels it. So this
+   * statement runs with the lock timeout as its statement timeout, and either ending is LOCK_TIMEOUT.
+   * The statement sets the usual timeout back for the rest of the transaction (set_config(..., true)
+   * applies from the next statement on), which saves a round trip on every change.
+   */
+  private async lockedRow(sql: Sql, parentTaskId: string): Promise<{ body: string; location: Location }[]> {
+    const { statementTimeoutMs, lockTimeoutMs } = this.db.timeouts;
+    await sql.query(`SET LOCAL statement_timeout = ${Math.trunc(lockTimeoutMs)}`);
+    try {
+      const { rows } = await sql.query<{ body: string; location: Location }>(
+        `SELECT body, location, set_config('statement_timeout', $2, true) FROM ${SCHEMA}.parents WHERE parent_task_id = $1 FOR UPDATE`,
+        [parentTaskId, String(Math.trunc(statementTimeoutMs))],
+      );
+      return rows;
+    } catch (error) {
+      const state = sqlState(error);
+      throw state === '57014' || state === '55P03' ? new LockWaitTimedOut(error) : error;
+    }
   }
 
   /** For the listings: a row whose body was changed outside the store, checked again. */

@@ -1,6 +1,7 @@
 import { OrchestratorError } from '../../domain/errors.js';
 import { VERSION } from '../../version.js';
 import type { Database, Sql } from './database.js';
+import { sqlState } from './database-errors.js';
 
 /** Every table lives in this schema of the database, so that it can share a database with other programs. */
 export const SCHEMA = 'task_orchestrator';
@@ -144,13 +145,32 @@ export interface SchemaReport {
   applied: number[];
 }
 
+/** How long a starting server waits for the schema's lock (another server migrating, a roles --push) by default. */
+export const SCHEMA_LOCK_WAIT_MS = 120_000;
+
+/** What a starting server may have to do under the schema's lock besides migrating: seed the team's roles. */
+export interface UnderSchemaLock {
+  /** True when `run` has something to do (checked first without the lock, then again under it by `run`). */
+  needed(sql: Sql): Promise<boolean>;
+  run(sql: Sql): Promise<void>;
+}
+
 /**
- * Creates or migrates the schema under the advisory lock, then runs `alsoUnderLock` (seeding the team's
- * roles) in the same transaction. A database whose schema is newer than this code knows is refused.
+ * Creates or migrates the schema, and seeds the team's roles (`alsoUnderLock`), under the advisory lock.
+ * The version is read first without it: a database already up to date, as it is at nearly every start,
+ * needs no lock, so a roles --push or another server's long migration does not hold this start up. The
+ * lock, when needed, is waited for `lockWaitMs` (a migration takes longer than a task's change), with a
+ * refusal of its own. A database whose schema is newer than this code knows is refused.
  */
-export async function prepareSchema(db: Database, alsoUnderLock?: (sql: Sql) => Promise<void>): Promise<SchemaReport> {
+export async function prepareSchema(db: Database, alsoUnderLock?: UnderSchemaLock, lockWaitMs = SCHEMA_LOCK_WAIT_MS): Promise<SchemaReport> {
+  const upToDate = await db.read({ what: 'read the task_orchestrator schema\'s version' }, async (sql) => {
+    const current = await installedVersion(sql);
+    if (current > SCHEMA_VERSION) throw newerSchema(db.label, current);
+    return current === SCHEMA_VERSION && !(alsoUnderLock && (await alsoUnderLock.needed(sql)));
+  });
+  if (upToDate) return { version: SCHEMA_VERSION, applied: [] };
   return db.transaction({ what: 'prepare the task_orchestrator schema' }, async (sql) => {
-    await sql.query('SELECT pg_advisory_xact_lock($1::bigint)', [SCHEMA_LOCK_KEY]);
+    await takeSchemaLock(sql, db.label, lockWaitMs);
     const current = await installedVersion(sql);
     if (current > SCHEMA_VERSION) throw newerSchema(db.label, current);
     if (current === 0) await createSchemaIfMissing(sql);
@@ -160,14 +180,39 @@ export async function prepareSchema(db: Database, alsoUnderLock?: (sql: Sql) => 
       await sql.query(`INSERT INTO ${SCHEMA}.schema_version (version, description, applied_by) VALUES ($1, $2, $3)`, [migration.version, migration.description, `task-orchestrator ${VERSION}`]);
       applied.push(migration.version);
     }
-    if (alsoUnderLock) await alsoUnderLock(sql);
+    if (alsoUnderLock) await alsoUnderLock.run(sql);
     return { version: Math.max(current, SCHEMA_VERSION), applied };
   });
 }
 
+/**
+ * The schema's advisory lock, waited for `waitMs` rather than a task's lock timeout; the migration after
+ * it may run as long (a large table altered), so the transaction's statements get that long too.
+ */
+async function takeSchemaLock(sql: Sql, label: string, waitMs: number): Promise<void> {
+  const ms = Math.max(1, Math.trunc(waitMs));
+  await sql.query(`SET LOCAL lock_timeout = ${ms}; SET LOCAL statement_timeout = ${ms}`);
+  try {
+    await sql.query('SELECT pg_advisory_xact_lock($1::bigint)', [SCHEMA_LOCK_KEY]);
+  } catch (error) {
+    const state = sqlState(error);
+    if (state !== '55P03' && state !== '57014') throw error;
+    throw new OrchestratorError(
+      'LOCK_TIMEOUT',
+      `Another task-orchestrator held the lock of the task_orchestrator schema in the database ${label} for over ${ms} ms (it migrates the schema, or replaces the team's role files with "roles --push"), so this server could not prepare the schema to start. Nothing was changed. Start again once it has finished; if none is running, look for the session holding the advisory lock ${SCHEMA_LOCK_KEY} in pg_locks.`,
+      { database: label, retryable: true },
+    );
+  }
+}
+
 /** The schema's version, 0 when there is none yet. */
 export async function installedVersion(sql: Sql): Promise<number> {
-  const table = await sql.query<{ exists: boolean }>(`SELECT to_regclass('${SCHEMA}.schema_version') IS NOT NULL AS exists`);
+  // Read from the catalog tables, not by name (to_regclass): a name looked up and not found is
+  // remembered by the session, and would still be "not found" under the schema's lock after another
+  // server created the schema while this one waited (the session learns of it at its next transaction).
+  const table = await sql.query<{ exists: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = '${SCHEMA}' AND c.relname = 'schema_version') AS exists`,
+  );
   if (!table.rows[0]!.exists) return 0;
   const { rows } = await sql.query<{ version: number | null }>(`SELECT max(version) AS version FROM ${SCHEMA}.schema_version`);
   return rows[0]!.version ?? 0;

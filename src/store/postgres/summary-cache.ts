@@ -10,7 +10,7 @@ type Location = ParentSummary['location'];
 /**
  * A line of a refresh: a parent's row (`intact` false when its body no longer is what a server wrote: an
  * edit by hand), a removal (parent_task_id null: everything was removed), or the closing line with
- * the snapshot's xmin.
+ * where the snapshot stood.
  */
 interface RefreshLine {
   kind: 'row' | 'removed' | 'end';
@@ -18,7 +18,18 @@ interface RefreshLine {
   location: Location | null;
   summary: ParentSummary | null;
   intact: boolean | null;
-  xmin: string | null;
+  /** On the closing line: the snapshot's xmax and the transactions it saw in progress (see SnapshotMark). */
+  xmax: string | null;
+  xip: string[] | null;
+}
+
+/**
+ * Where a refresh's snapshot stood: a transaction that commits later either had not started (its id is
+ * at or after xmax) or was running (one of xip). Every other id below xmax had ended and was seen.
+ */
+interface SnapshotMark {
+  xmax: string;
+  xip: string[];
 }
 
 /** Checks a row whose body changed outside the store: its parent, or why it cannot be used. */
@@ -28,9 +39,13 @@ export type RowChecker = (sql: Sql, parentTaskId: string) => Promise<{ parent: P
  * The listings of every server, in memory, following the database: a query costs one round trip that
  * returns only the rows written since the last one. Each row records the transaction that wrote it
  * (changed_xid, set by a trigger, so edits by hand count too); a refresh asks for the rows of
- * transactions at or after the oldest one still running at the previous refresh (the snapshot's xmin),
- * which covers every commit since, in whatever order they landed. Removals are recorded the same way
- * (parent_removals, by trigger). Archived parents are read on first need only, as the file store does.
+ * transactions the previous refresh's snapshot did not see: those that started after it (at or after its
+ * xmax) and those it saw running (its xip), which covers every commit since, in whatever order they
+ * landed, and stays a handful of rows even while some transaction in the cluster stays open for hours
+ * (asking from the snapshot's xmin would read again every row written since that transaction began).
+ * Removals are recorded the same way (parent_removals, by trigger). Rows of every location are read, so
+ * that a parent another server archived leaves the active listing; archived parents are kept only once
+ * the archive was read in full, on first need, as the file store does.
  */
 export class SummaryCache {
   /** Every row of a loaded location; null for a row that cannot be used (reported in problems). */
@@ -44,30 +59,47 @@ export class SummaryCache {
   private readonly usable: Record<Location, number> = { active: 0, archive: 0 };
   private readonly problemsById = new Map<string, StoreProblem>();
   private archiveLoaded = false;
-  /** The xmin of the snapshot of the last refresh: rows written since have a changed_xid at or after it. */
-  private xmin: string | null = null;
-  private refreshing: Promise<void> | null = null;
+  /** Where the last refresh's snapshot stood; null before the first load. */
+  private seen: SnapshotMark | null = null;
+  private running: Promise<void> | null = null;
+  /** The refresh that starts when the running one ends, shared by every caller that arrived meanwhile. */
+  private queued: { done: Promise<void>; includeArchived: boolean } | null = null;
 
   constructor(private readonly checkRow: RowChecker) {}
 
   /**
-   * Brings the listings up to date, one refresh at a time: a caller arriving during one waits for it and
-   * runs its own, so that it sees every write acknowledged before it asked. `read` runs the work on a
-   * connection (and again on a fresh one if the connection was dead: every step here can be repeated).
+   * Brings the listings up to date, one refresh at a time. A caller arriving during one cannot use it (it
+   * may have begun before a write the caller was told of), so it waits for the next, which every caller
+   * arriving meanwhile shares: a burst of listings costs two refreshes, not one each. `read` runs the
+   * work on a connection (and again on a fresh one if the connection was dead: every step can be repeated).
    */
-  async refresh(read: (work: (sql: Sql) => Promise<void>) => Promise<void>, includeArchived: boolean): Promise<void> {
-    while (this.refreshing) await this.refreshing.catch(() => undefined);
+  refresh(read: (work: (sql: Sql) => Promise<void>) => Promise<void>, includeArchived: boolean): Promise<void> {
+    if (this.queued) {
+      this.queued.includeArchived ||= includeArchived;
+      return this.queued.done;
+    }
+    if (!this.running) return this.start(read, includeArchived);
+    const queued = { includeArchived, done: Promise.resolve() };
+    queued.done = this.running
+      .catch(() => undefined)
+      .then(() => {
+        this.queued = null;
+        return this.start(read, queued.includeArchived);
+      });
+    this.queued = queued;
+    return queued.done;
+  }
+
+  private start(read: (work: (sql: Sql) => Promise<void>) => Promise<void>, includeArchived: boolean): Promise<void> {
     const run = read(async (sql) => {
-      if (this.xmin === null) await this.load(sql, 'active');
+      if (this.seen === null) await this.load(sql, 'active');
       if (includeArchived && !this.archiveLoaded) await this.loadArchive(sql);
       await this.catchUp(sql);
+    }).finally(() => {
+      this.running = null;
     });
-    this.refreshing = run;
-    try {
-      await run;
-    } finally {
-      this.refreshing = null;
-    }
+    this.running = run;
+    return run;
   }
 
   list(includeArchived: boolean): ParentSummary[] {
@@ -110,16 +142,16 @@ export class SummaryCache {
   /** Reads every row of a location (a first load, or after the table was emptied). */
   private async load(sql: Sql, location: Location): Promise<void> {
     const { rows } = await sql.query<RefreshLine>(
-      `SELECT 'row' AS kind, parent_task_id, location, summary, body_sha256 = sha256(convert_to(body, 'UTF8')) AS intact, NULL AS xmin
+      `SELECT 'row' AS kind, parent_task_id, location, summary, body_sha256 = sha256(convert_to(body, 'UTF8')) AS intact, NULL AS xmax, NULL::text[] AS xip
          FROM ${SCHEMA}.parents WHERE location = $1
-       UNION ALL SELECT 'end', NULL, NULL, NULL, NULL, pg_snapshot_xmin(pg_current_snapshot())::text`,
+       UNION ALL SELECT 'end', NULL, NULL, NULL, NULL, pg_snapshot_xmax(s)::text, ARRAY(SELECT pg_snapshot_xip(s)::text) FROM pg_current_snapshot() AS s`,
       [location],
     );
     this.ordered[location] = null; // sorted once when next listed, rather than row by row
     for (const id of [...this.rows[location].keys()]) this.remove(id);
     await this.apply(sql, rows);
-    // The active listing's xmin is kept when the archive is loaded later: an older xmin only means more rows read again.
-    if (location === 'active') this.xmin = endOf(rows).xmin;
+    // The active listing's mark is kept when the archive is loaded later: an older mark only means more rows read again.
+    if (location === 'active') this.seen = markOf(rows);
   }
 
   private async loadArchive(sql: Sql): Promise<void> {
@@ -135,11 +167,11 @@ export class SummaryCache {
   /** Applies the rows written and removed since the last refresh. */
   private async catchUp(sql: Sql): Promise<void> {
     const { rows } = await sql.query<RefreshLine>(
-      `SELECT 'row' AS kind, parent_task_id, location, summary, body_sha256 = sha256(convert_to(body, 'UTF8')) AS intact, NULL AS xmin
-         FROM ${SCHEMA}.parents WHERE changed_xid >= $1::xid8 AND (location = 'active' OR $2)
-       UNION ALL SELECT 'removed', parent_task_id, NULL, NULL, NULL, NULL FROM ${SCHEMA}.parent_removals WHERE removed_xid >= $1::xid8
-       UNION ALL SELECT 'end', NULL, NULL, NULL, NULL, pg_snapshot_xmin(pg_current_snapshot())::text`,
-      [this.xmin, this.archiveLoaded],
+      `SELECT 'row' AS kind, parent_task_id, location, summary, body_sha256 = sha256(convert_to(body, 'UTF8')) AS intact, NULL AS xmax, NULL::text[] AS xip
+         FROM ${SCHEMA}.parents WHERE changed_xid >= $1::xid8 OR changed_xid = ANY($2::xid8[])
+       UNION ALL SELECT 'removed', parent_task_id, NULL, NULL, NULL, NULL, NULL FROM ${SCHEMA}.parent_removals WHERE removed_xid >= $1::xid8 OR removed_xid = ANY($2::xid8[])
+       UNION ALL SELECT 'end', NULL, NULL, NULL, NULL, pg_snapshot_xmax(s)::text, ARRAY(SELECT pg_snapshot_xip(s)::text) FROM pg_current_snapshot() AS s`,
+      [this.seen!.xmax, this.seen!.xip],
     );
     if (rows.some((line) => line.kind === 'removed' && line.parent_task_id === null)) {
       await this.load(sql, 'active'); // the table was emptied (TRUNCATE): read it again
@@ -147,7 +179,7 @@ export class SummaryCache {
       return;
     }
     await this.apply(sql, rows);
-    this.xmin = endOf(rows).xmin;
+    this.seen = markOf(rows);
   }
 
   private async apply(sql: Sql, lines: RefreshLine[]): Promise<void> {
@@ -176,7 +208,8 @@ export class SummaryCache {
 
   private put(id: string, location: Location, summary: ParentSummary | null): void {
     this.remove(id);
-    if (location === 'archive' && !this.archiveLoaded) return; // read in full when first needed
+    // A row another server archived leaves the active listing here; the archive keeps it once read in full.
+    if (location === 'archive' && !this.archiveLoaded) return;
     this.rows[location].set(id, summary);
     if (!summary) return;
     this.usable[location]++;
@@ -211,9 +244,10 @@ export class SummaryCache {
   }
 }
 
-/** The line with the snapshot's xmin that ends every refresh query. */
-function endOf(lines: RefreshLine[]): RefreshLine {
-  return lines.find((line) => line.kind === 'end')!;
+/** Where the snapshot stood, from the line that ends every refresh query. */
+function markOf(lines: RefreshLine[]): SnapshotMark {
+  const end = lines.find((line) => line.kind === 'end')!;
+  return { xmax: end.xmax!, xip: end.xip! };
 }
 
 /** A summary as JSON gave it, with the status and role strings shared (listings count them by the thousand). */
