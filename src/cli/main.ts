@@ -78,11 +78,14 @@ program
   .command('migrate')
   .description('Copy a Python-era config/specialists.yaml and config/templates/ into .task_orchestrator/roles/, or, with --from-python, import the tasks of a Python MCP Task Orchestrator')
   .option('--base-dir <dir>', BASE_DIR_HELP)
-  .option('--force', 'overwrite role files that already exist')
+  .option('--force', 'overwrite role files that already exist; with --to-postgres or --from-postgres: replace entries found with other content')
   .option('--from-python <dir>', 'import the task files (tasks/active, tasks/archive) and task_orchestrator.db of the Python orchestrator that ran in <dir>; running it again changes nothing')
-  .option('--json', 'with --from-python: print the import report as JSON')
-  .addHelpText('after', examples('migrate', 'migrate --force --base-dir ~/code/my-project', 'migrate --from-python ~/code/my-project', 'migrate --from-python ~/.local/share/mcp-task-orchestrator --base-dir ~/code/my-project'))
-  .action((options: { baseDir?: string; force?: boolean; fromPython?: string; json?: boolean }) => {
+  .option('--to-postgres <url>', 'copy every task, document, role file and plan key of the project\'s files into this PostgreSQL database (rerun-safe)')
+  .option('--from-postgres <url>', 'copy every task, document, role file and plan key of this PostgreSQL database into the project\'s files (rerun-safe)')
+  .option('--json', 'with --from-python, --to-postgres or --from-postgres: print the report as JSON')
+  .addHelpText('after', examples('migrate', 'migrate --force --base-dir ~/code/my-project', 'migrate --from-python ~/code/my-project', 'migrate --from-python ~/.local/share/mcp-task-orchestrator --base-dir ~/code/my-project', 'migrate --to-postgres postgres://team@db.example/tasks', 'migrate --from-postgres postgres://team@db.example/tasks'))
+  .action((options: { baseDir?: string; force?: boolean; fromPython?: string; toPostgres?: string; fromPostgres?: string; json?: boolean }) => {
+    if (options.toPostgres !== undefined || options.fromPostgres !== undefined) return runCommand(async () => (await import('./commands/migrate-store.js')).migrateStore(options));
     const fromPython = options.fromPython;
     if (fromPython === undefined) return runCommand(async () => (await import('./commands/migrate.js')).migrate(options));
     return runCommand(async () => (await import('./commands/import-python.js')).importPython({ ...options, fromPython }));

@@ -1,0 +1,34 @@
+import type { Logger } from '../app/ports.js';
+import type { Settings } from '../config.js';
+import { ensureLayout, type Layout } from '../store/file/layout.js';
+import { defaultLockOptions, LockManager } from '../store/file/lock.js';
+import { PostgresTaskStore } from '../store/postgres/postgres-task-store.js';
+import { FileStateStore } from './file-state.js';
+import { PostgresStateStore } from './postgres-state.js';
+import type { StateStore } from './state-store.js';
+
+/** The file store of a project as entries, with the same locks as its servers (created if missing). */
+export async function openFileState(layout: Layout, settings: Settings, logger: Logger): Promise<FileStateStore> {
+  await ensureLayout(layout);
+  const locks = new LockManager(
+    layout.locksDir,
+    defaultLockOptions({
+      timeoutMs: settings.lockTimeoutMs,
+      staleMs: settings.lockStaleMs,
+      refreshMs: Math.max(50, Math.min(5_000, settings.lockStaleMs / 4)),
+      onTakeover: (name, _owner, reason) => logger.warn(`Took over the lock of ${name}: ${reason}`),
+    }),
+  );
+  return new FileStateStore(layout, locks);
+}
+
+/** A PostgreSQL database as entries: its schema created or migrated first, its roles never seeded from a project. */
+export async function openPostgresState(url: string, settings: Settings, logger: Logger): Promise<PostgresStateStore> {
+  const store = await PostgresTaskStore.open({ url, poolSize: 2, statementTimeoutMs: settings.dbStatementTimeoutMs, lockTimeoutMs: settings.lockTimeoutMs, idleInTransactionMs: Math.max(settings.lockStaleMs, 60_000), logger });
+  return new PostgresStateStore(store.db);
+}
+
+/** The state of the store the settings choose: the database when a URL is set, else the project's files. */
+export async function openProjectState(layout: Layout, settings: Settings, logger: Logger): Promise<StateStore> {
+  return settings.databaseUrl ? openPostgresState(settings.databaseUrl, settings, logger) : openFileState(layout, settings, logger);
+}
