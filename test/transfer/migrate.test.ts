@@ -79,16 +79,24 @@ describe('migrate between the file store and PostgreSQL', skipWithoutPostgres, (
 
   test('killed at several points, each way, a rerun completes the copy and the result is equal', async () => {
     const db = await newDatabase();
-    for (const delayMs of [150, 300, 450, 600]) {
-      await killedAfter(['migrate', '--to-postgres', db.url, '--base-dir', source], delayMs);
+    const rowsCopied = async () => Number((await db.query<{ n: string }>(`SELECT count(*) AS n FROM task_orchestrator.parents`).catch(() => [{ n: '0' }]))[0]!.n);
+    for (const parents of [2, 9, 16]) {
+      const killed = await killedWhen(['migrate', '--to-postgres', db.url, '--base-dir', source], async () => (await rowsCopied()) >= parents);
+      assert.ok(killed, `killed after ${parents} parents`);
+      assert.ok((await rowsCopied()) < 24, 'killed before the end');
     }
     const finish = await runCli(['migrate', '--to-postgres', db.url, '--base-dir', source, '--json']);
     assert.equal(finish.code, 0, finish.stderr);
-    assert.equal(JSON.parse(finish.stdout).conflictNames.length, 0);
+    const report = JSON.parse(finish.stdout);
+    assert.equal(report.conflictNames.length, 0);
+    assert.ok(report.skipped.parents_active + report.skipped.parents_archived >= 16, 'the rerun found what the killed runs copied');
 
     const target = await newDir();
-    for (const delayMs of [150, 300, 450, 600]) {
-      await killedAfter(['migrate', '--from-postgres', db.url, '--base-dir', target], delayMs);
+    const filesCopied = async () => [...(await taskTree(target)).keys()].filter((k) => k.endsWith('.json')).length;
+    for (const parents of [2, 9, 16]) {
+      const killed = await killedWhen(['migrate', '--from-postgres', db.url, '--base-dir', target], async () => (await filesCopied()) >= parents);
+      assert.ok(killed, `killed after ${parents} parents`);
+      assert.ok((await filesCopied()) < 24, 'killed before the end');
     }
     const done = await runCli(['migrate', '--from-postgres', db.url, '--base-dir', target]);
     assert.equal(done.code, 0, done.stderr);
@@ -96,10 +104,23 @@ describe('migrate between the file store and PostgreSQL', skipWithoutPostgres, (
   });
 });
 
-/** Starts the CLI and SIGKILLs it after `delayMs` (or lets it end, if it is done by then). */
-async function killedAfter(args: string[], delayMs: number): Promise<void> {
+/** Starts the CLI and SIGKILLs it as soon as `ready` says so; false when it ended first. */
+async function killedWhen(args: string[], ready: () => Promise<boolean>): Promise<boolean> {
   const child = spawn(process.execPath, [CLI, ...args], { stdio: 'ignore' });
-  const timer = setTimeout(() => child.kill('SIGKILL'), delayMs);
-  await new Promise((resolve) => child.on('exit', resolve));
-  clearTimeout(timer);
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  let ended = false;
+  void exited.then(() => (ended = true));
+  try {
+    while (!ended) {
+      if (await ready()) {
+        child.kill('SIGKILL');
+        await exited;
+        return true;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    return false;
+  } finally {
+    if (!ended) child.kill('SIGKILL');
+  }
 }
