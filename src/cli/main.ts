@@ -92,6 +92,27 @@ program
   });
 
 program
+  .command('backup')
+  .description('Write one archive of the whole task state (tasks, documents, role files, plan keys), from the files or the database, while servers keep working')
+  .option('--to <file>', 'the archive to create (default: .task_orchestrator/backups/backup-<time>-<hex>.tar.gz, keeping the newest backup.keep)')
+  .option('--json', 'print the path and counts as JSON')
+  .option('--base-dir <dir>', BASE_DIR_HELP)
+  .option('--database-url <url>', DATABASE_URL_HELP)
+  .addHelpText('after', examples('backup', 'backup --to ~/safe/tasks.tar.gz'))
+  .action((options) => runCommand(async () => (await import('./commands/backup.js')).backup(options)));
+
+program
+  .command('restore')
+  .description('Replace the whole task state by an archive of "backup": every checksum verified first, the current state backed up first, then replaced at once')
+  .argument('<file>', 'an archive written by task-orchestrator backup')
+  .option('--dry-run', 'print which parents would be added, replaced and removed, and change nothing')
+  .option('--json', 'print the plan as JSON')
+  .option('--base-dir <dir>', BASE_DIR_HELP)
+  .option('--database-url <url>', DATABASE_URL_HELP)
+  .addHelpText('after', `${examples('restore backup.tar.gz --dry-run', 'restore .task_orchestrator/backups/backup-20261201T160000.000Z-1a2b3c4d.tar.gz')}\n\nA file store is restored only while no change is in progress (stop its servers first).`)
+  .action((file: string, options) => runCommand(async () => (await import('./commands/restore.js')).restore(file, options)));
+
+program
   .command('archive')
   .description('Move completed tasks from tasks/active/ to tasks/archive/ now')
   .option('--older-than <duration>', 'only tasks completed at least this long ago: 30m, 12h, 7d, 2w, 1d12h')

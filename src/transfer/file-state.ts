@@ -1,11 +1,14 @@
 import { closeSync, writeSync } from 'node:fs';
-import { mkdir, readdir, unlink } from 'node:fs/promises';
+import { mkdir, readdir, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { Logger } from '../app/ports.js';
+import { OrchestratorError } from '../domain/errors.js';
 import { isValidTaskId } from '../domain/ids.js';
 import { readRoleFileSet } from '../roles/role-files.js';
 import { createFileExclusive, isCode, nodeFs, openAppendNoFollow, readRegularFile, writeFileDurable } from '../store/file/durable-fs.js';
 import type { Layout } from '../store/file/layout.js';
 import type { LockManager } from '../store/file/lock.js';
+import { liveLocks, replaceTasksTree, type StagedTree, type SwapStep } from '../store/file/tasks-swap.js';
 import { documentEntryName, parentEntryName, planKeyEntryName, roleEntryName, sameEntry, targetOf, type Location, type StateEntry } from './entries.js';
 import type { PutOutcome, StateStore } from './state-store.js';
 
@@ -27,6 +30,7 @@ export class FileStateStore implements StateStore {
   constructor(
     readonly layout: Layout,
     private readonly locks: LockManager,
+    private readonly logger: Logger,
   ) {}
 
   get description(): string {
@@ -61,6 +65,20 @@ export class FileStateStore implements StateStore {
       case 'plan_keys':
         return putFile(path.join(this.layout.idempotencyDir, `${target.keySha256}.json`), entry, options.force);
     }
+  }
+
+  /**
+   * A new tasks/ tree built beside the old one and swapped in (store/file/tasks-swap.ts). Refused while a
+   * change is in progress (a live lock): servers that are idle read the new files on their next call.
+   */
+  async replaceAll(entries: () => AsyncIterable<StateEntry>, onStep?: (step: SwapStep) => void): Promise<void> {
+    const held = liveLocks(this.layout);
+    if (held.length) {
+      throw new OrchestratorError('LOCK_TIMEOUT', `A change is in progress in ${this.layout.root} (${held.length} lock(s) held, for ${held.slice(0, 3).join(', ')}). Nothing was changed. Stop the servers of this project (or wait for the change to end), then run the restore again.`, { locks: held });
+    }
+    await replaceTasksTree(this.layout, this.logger, async (tree) => {
+      for await (const entry of entries()) await writeStaged(tree, entry);
+    }, onStep);
   }
 
   async close(): Promise<void> {
@@ -136,6 +154,19 @@ export class FileStateStore implements StateStore {
       // only a hint: the servers' periodic rescan finds the file
     }
   }
+}
+
+/** One entry into the staging tree of a restore (synced as a whole before it is swapped in). */
+async function writeStaged(tree: StagedTree, entry: StateEntry): Promise<void> {
+  const target = targetOf(entry.name);
+  const root = path.dirname(tree.tasksDir);
+  const file =
+    target.kind === 'documents' ? path.join(root, ...target.path.split('/'))
+    : target.kind === 'role_files' ? path.join(tree.rolesDir, ...target.roleName.split('/'))
+    : target.kind === 'plan_keys' ? path.join(tree.tasksDir, 'idempotency', `${target.keySha256}.json`)
+    : path.join(tree.tasksDir, target.location, `${target.parentTaskId}.json`);
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFile(file, entry.data, { flag: 'wx' });
 }
 
 /** Writes one file durably unless it is there; the same content is skipped, another left unless `force`. */

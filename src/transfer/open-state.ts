@@ -19,7 +19,7 @@ export async function openFileState(layout: Layout, settings: Settings, logger: 
       onTakeover: (name, _owner, reason) => logger.warn(`Took over the lock of ${name}: ${reason}`),
     }),
   );
-  return new FileStateStore(layout, locks);
+  return new FileStateStore(layout, locks, logger);
 }
 
 /** A PostgreSQL database as entries: its schema created or migrated first, its roles never seeded from a project. */

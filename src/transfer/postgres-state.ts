@@ -42,6 +42,18 @@ export class PostgresStateStore implements StateStore {
     return this.db.transaction({ what: `store ${entry.name}` }, (sql) => this.putIn(sql, target, entry, options.force));
   }
 
+  /** One transaction: every row deleted and the entries inserted; servers' listings follow (the removals are recorded). */
+  async replaceAll(entries: () => AsyncIterable<StateEntry>): Promise<void> {
+    await this.db.transaction({ what: 'replace every task (restore)' }, async (sql) => {
+      await sql.query('SELECT pg_advisory_xact_lock($1::bigint)', [SCHEMA_LOCK_KEY]);
+      await sql.query(`DELETE FROM ${SCHEMA}.parents`);
+      await sql.query(`DELETE FROM ${SCHEMA}.documents`);
+      await sql.query(`DELETE FROM ${SCHEMA}.plan_keys`);
+      await sql.query(`DELETE FROM ${SCHEMA}.role_files`);
+      for await (const entry of entries()) await this.write(sql, targetOf(entry.name), entry);
+    });
+  }
+
   async close(): Promise<void> {
     await this.db.close();
   }

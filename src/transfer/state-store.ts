@@ -21,5 +21,10 @@ export interface StateStore {
    * the same content is skipped, other content is a conflict left as it is, or replaced when `force`.
    */
   put(entry: StateEntry, options: { force: boolean }): Promise<PutOutcome>;
+  /**
+   * Replaces the whole state by `entries` (a restore) so that a crash leaves the old state or the new
+   * one, never a mix. `entries` may be called more than once (a transaction run again): each call reads them afresh.
+   */
+  replaceAll(entries: () => AsyncIterable<StateEntry>): Promise<void>;
   close(): Promise<void>;
 }

@@ -15,6 +15,7 @@ import { PlanKeys } from './plan-keys.js';
 import { randomHex } from './random-hex.js';
 import { archiveCompletedParents, recover, type RecoveryReport } from './recovery.js';
 import { storageError } from './storage-error.js';
+import { finishInterruptedRestore } from './tasks-swap.js';
 
 export interface FileStoreOptions {
   layout: Layout;
@@ -51,7 +52,10 @@ export class FileTaskStore implements TaskStore {
 
   /** Creates the layout if needed, indexes the active tasks and runs recovery (idempotent, safe beside other processes). */
   static async open(options: FileStoreOptions): Promise<FileTaskStore> {
-    if (!options.readOnly) await ensureLayout(options.layout);
+    if (!options.readOnly) {
+      await finishInterruptedRestore(options.layout, options.logger); // before the layout: tasks/ may be mid-swap
+      await ensureLayout(options.layout);
+    }
     const store = new FileTaskStore(options);
     await store.catalog.load({ verifyInBackground: options.verifyInBackground === true });
     if (options.recover !== false && !options.readOnly) {
