@@ -79,12 +79,12 @@ export interface RestoreOutcome {
  * nothing changed), then the current state backed up into .task_orchestrator/backups/, then the state
  * replaced at once (StateStore.replaceAll). With dryRun only the plan.
  */
-export async function restoreState(store: StateStore, file: string, options: { layout: Layout; keep: number; dryRun: boolean; keyring?: Keyring }): Promise<RestoreOutcome> {
+export async function restoreState(store: StateStore, file: string, options: { layout: Layout; keep: number; dryRun: boolean; keyring?: Keyring; onStep?: (step: string) => void }): Promise<RestoreOutcome> {
   const backup = await openBackup(file, options.keyring ?? NO_KEYS);
   const plan = await planRestore(store, backup);
   if (options.dryRun) return { plan, before: null };
   const before = await automaticBackup(store, options.layout, { reason: 'before-restore', keep: options.keep });
-  await store.replaceAll(() => entriesOf(backup));
+  await store.replaceAll(() => entriesOf(backup), options.onStep);
   return { plan, before };
 }
 

@@ -8,7 +8,7 @@ import { readRoleFileSet } from '../roles/role-files.js';
 import { createFileExclusive, isCode, nodeFs, openAppendNoFollow, readRegularFile, writeFileDurable } from '../store/file/durable-fs.js';
 import type { Layout } from '../store/file/layout.js';
 import type { LockManager } from '../store/file/lock.js';
-import { liveLocks, replaceTasksTree, type StagedTree, type SwapStep } from '../store/file/tasks-swap.js';
+import { liveLocks, replaceTasksTree, type StagedTree } from '../store/file/tasks-swap.js';
 import { documentEntryName, parentEntryName, planKeyEntryName, roleEntryName, sameEntry, targetOf, type Location, type StateEntry } from './entries.js';
 import type { PutOutcome, StateStore } from './state-store.js';
 
@@ -71,7 +71,7 @@ export class FileStateStore implements StateStore {
    * A new tasks/ tree built beside the old one and swapped in (store/file/tasks-swap.ts). Refused while a
    * change is in progress (a live lock): servers that are idle read the new files on their next call.
    */
-  async replaceAll(entries: () => AsyncIterable<StateEntry>, onStep?: (step: SwapStep) => void): Promise<void> {
+  async replaceAll(entries: () => AsyncIterable<StateEntry>, onStep?: (step: string) => void): Promise<void> {
     const held = liveLocks(this.layout);
     if (held.length) {
       throw new OrchestratorError('LOCK_TIMEOUT', `A change is in progress in ${this.layout.root} (${held.length} lock(s) held, for ${held.slice(0, 3).join(', ')}). Nothing was changed. Stop the servers of this project (or wait for the change to end), then run the restore again.`, { locks: held });

@@ -25,6 +25,6 @@ export interface StateStore {
    * Replaces the whole state by `entries` (a restore) so that a crash leaves the old state or the new
    * one, never a mix. `entries` may be called more than once (a transaction run again): each call reads them afresh.
    */
-  replaceAll(entries: () => AsyncIterable<StateEntry>): Promise<void>;
+  replaceAll(entries: () => AsyncIterable<StateEntry>, onStep?: (step: string) => void): Promise<void>;
   close(): Promise<void>;
 }

@@ -9,7 +9,7 @@ import { silentLogger } from '../../src/logging/logger.js';
  * A project with `count` parents made through the use cases the tools call: every third completed (so
  * archived), every other with a long detailed work (a document), each with an idempotency key.
  */
-export async function seedParents(dir: string, count: number, env: Record<string, string> = {}): Promise<string[]> {
+export async function seedParents(dir: string, count: number, env: Record<string, string> = {}, keyPrefix = 'seed'): Promise<string[]> {
   const project = await openProject(dir, readSettings(env), silentLogger);
   const app = project.orchestrator;
   const ids: string[] = [];
@@ -17,7 +17,7 @@ export async function seedParents(dir: string, count: number, env: Record<string
     for (let i = 0; i < count; i++) {
       const plan = await app.planTask({
         description: `Parent number ${i}: build something`,
-        idempotency_key: `seed-${i}`,
+        idempotency_key: `${keyPrefix}-${i}`,
         subtasks: [
           { task_id: 'a', title: `First step of ${i}`, description: 'do a', specialist_type: 'implementer' },
           { task_id: 'b', title: `Second step of ${i}`, description: 'do b', specialist_type: 'tester', dependencies: ['a'] },

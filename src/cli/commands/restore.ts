@@ -21,7 +21,7 @@ export async function restore(file: string, options: RestoreOptions): Promise<nu
   const logger = new FileLogger({ level: settings.logLevel, stderr: false });
   const store = await openProjectState(layout, settings, logger);
   try {
-    const outcome = await restoreState(store, path.resolve(file), { layout, keep, dryRun: options.dryRun === true });
+    const outcome = await restoreState(store, path.resolve(file), { layout, keep, dryRun: options.dryRun === true, onStep: killAtStepForTests() });
     if (options.json) printJson({ dry_run: options.dryRun === true, ...outcome.plan, backup_before: outcome.before?.file ?? null });
     else printPlan(outcome.plan, options.dryRun === true, printable(store.description), outcome.before?.file ?? null);
     return EXIT.OK;
@@ -33,6 +33,15 @@ export async function restore(file: string, options: RestoreOptions): Promise<nu
 
 /** Parents listed one per line; the rest are counted. */
 const LISTED = 50;
+
+/**
+ * For the crash tests only (test/transfer/backup-restore.test.ts): MCP_TASK_ORCHESTRATOR_TEST_KILL_AT_RESTORE_STEP
+ * names a step of the file store's swap (store/file/tasks-swap.ts) at which this process SIGKILLs itself.
+ */
+function killAtStepForTests(): ((step: string) => void) | undefined {
+  const at = process.env.MCP_TASK_ORCHESTRATOR_TEST_KILL_AT_RESTORE_STEP;
+  return at ? (step) => step === at && process.kill(process.pid, 'SIGKILL') : undefined;
+}
 
 function printPlan(plan: RestorePlan, dryRun: boolean, where: string, before: string | null): void {
   const verb = dryRun ? 'would be' : 'were';
