@@ -329,7 +329,7 @@ await forEachStoreKind('TaskStore port', (kind) => {
       assert.equal(await s.locationOf(archived.parent_task_id), 'archive', 'nothing deleted');
       assert.equal(await s.locationOf(wrong.parent_task_id), 'active');
     }
-    assert.deepEqual(await s.removeArchived([archived.parent_task_id, second.parent_task_id]), [archived.parent_task_id, second.parent_task_id].sort());
+    assert.deepEqual((await s.removeArchived([archived.parent_task_id, second.parent_task_id])).sort(), [archived.parent_task_id, second.parent_task_id].sort());
     assert.equal(await s.locationOf(archived.parent_task_id), null);
     assert.equal(await s.readDocument(document), null, 'its documents go with it');
     const listed = (await s.list({ includeArchived: true })).map((p) => p.parent_task_id);
