@@ -114,13 +114,15 @@ program
 
 program
   .command('archive')
-  .description('Move completed tasks from tasks/active/ to tasks/archive/ now')
+  .description('Move completed tasks from tasks/active/ to tasks/archive/ now; with --prune, apply the retention policy to the archive')
   .option('--older-than <duration>', 'only tasks completed at least this long ago: 30m, 12h, 7d, 2w, 1d12h')
-  .option('--json', 'print what was archived as JSON')
+  .option('--prune', 'apply the retention policy (retention.* in .task_orchestrator/config.yaml): delete the archived tasks it chooses, after a backup holding them')
+  .option('--dry-run', 'with --prune: list what would be pruned, change nothing')
+  .option('--json', 'print what was archived (or pruned) as JSON')
   .option('--base-dir <dir>', BASE_DIR_HELP)
   .option('--database-url <url>', DATABASE_URL_HELP)
-  .addHelpText('after', examples('archive', 'archive --older-than 7d'))
-  .action((options) => runCommand(async () => (await import('./commands/archive.js')).archive(options)));
+  .addHelpText('after', examples('archive', 'archive --older-than 7d', 'archive --prune --dry-run'))
+  .action((options) => runCommand(async () => (options.prune ? (await import('./commands/archive-prune.js')).archivePrune(options) : (await import('./commands/archive.js')).archive(options))));
 
 program
   .command('roles')

@@ -1,5 +1,6 @@
 import type { Logger } from '../app/ports.js';
 import type { Settings } from '../config.js';
+import type { OpenProject } from '../compose/open-project.js';
 import { ensureLayout, type Layout } from '../store/file/layout.js';
 import { defaultLockOptions, LockManager } from '../store/file/lock.js';
 import { PostgresTaskStore } from '../store/postgres/postgres-task-store.js';
@@ -31,4 +32,20 @@ export async function openPostgresState(url: string, settings: Settings, logger:
 /** The state of the store the settings choose: the database when a URL is set, else the project's files. */
 export async function openProjectState(layout: Layout, settings: Settings, logger: Logger): Promise<StateStore> {
   return settings.databaseUrl ? openPostgresState(settings.databaseUrl, settings, logger) : openFileState(layout, settings, logger);
+}
+
+/**
+ * The state of a project opened by openProject, sharing its store's locks or database connections
+ * (closing it leaves them to the project).
+ */
+export function stateOfProject(project: OpenProject, logger: Logger): StateStore {
+  const state: StateStore = project.team ? new PostgresStateStore(project.team.db) : new FileStateStore(project.layout, project.files!.locks, logger);
+  return {
+    kind: state.kind,
+    description: state.description,
+    snapshot: (visit) => state.snapshot(visit),
+    put: (entry, options) => state.put(entry, options),
+    replaceAll: (entries, onStep) => state.replaceAll(entries, onStep),
+    close: async () => {},
+  };
 }

@@ -1,6 +1,6 @@
 import type { HealthFinding, RepairOutcome } from '../../app/ports.js';
 import type { Settings } from '../../config.js';
-import { diagnose, doctorLocks } from '../../maintenance/doctor.js';
+import { checkRetention, diagnose, doctorLocks } from '../../maintenance/doctor.js';
 import { repair } from '../../maintenance/doctor-fix.js';
 import type { Layout } from '../../store/file/layout.js';
 import { indent, mark, paint, plural, printable, styleFor, type Style } from '../format.js';
@@ -32,7 +32,8 @@ async function teamDoctor(options: DoctorOptions, settings: Settings, layout: La
     const before = await maintenance.diagnose();
     const needsFix = options.fix === true && before.some((f) => f.fixable);
     const fixed = needsFix ? await maintenance.repair() : [];
-    const findings = needsFix ? await maintenance.diagnose() : before;
+    // The retention runs this machine made are recorded in its project folder.
+    const findings = [...(needsFix ? await maintenance.diagnose() : before), ...(await checkRetention(layout))];
     const database = team!.db.label;
     if (options.json) printJson({ database, healthy: !hasProblems(findings), fixed, findings });
     else printReport(`the database ${printable(database)}`, printable(findings), printable(fixed), options.fix === true, styleFor(process.stdout));
