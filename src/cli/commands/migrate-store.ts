@@ -1,6 +1,8 @@
 import { ENTRY_KINDS, type BackupCounts } from '../../domain/backup-manifest.js';
 import { FileLogger } from '../../logging/logger.js';
 import { databaseUrlProblem } from '../../store/postgres/database-url.js';
+import { automaticBackup } from '../../transfer/backup.js';
+import { readSafetySettings } from '../../safety/settings.js';
 import { copyState, total, type TransferReport } from '../../transfer/copy.js';
 import { openFileState, openPostgresState } from '../../transfer/open-state.js';
 import type { StateStore } from '../../transfer/state-store.js';
@@ -36,6 +38,9 @@ export async function migrateStore(options: MigrateStoreOptions): Promise<number
     const database = await openPostgresState(url, settings, logger);
     stores.push(database);
     const [from, to] = options.toPostgres ? [files, database] : [database, files];
+    // What the target held before, kept in case the copy was not what was meant (--force replaces entries).
+    const before = await automaticBackup(to, layout, { reason: 'before-migrate', keep: readSafetySettings(layout.root).backup.keep });
+    if (!options.json) print(`The target's state before the copy is in ${printable(before.file)}.`);
     const report = await copyState(from, to, { force: options.force === true });
     if (options.json) printJson({ from: from.description, to: to.description, ...report });
     else printReport(report, from.description, to.description);
