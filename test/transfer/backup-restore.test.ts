@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { after, describe, test } from 'node:test';
+import { after, test } from 'node:test';
 import { parseTaskFile } from '../../src/domain/task-file.js';
 import { CLI, removeDir, runCli, tempDir } from '../cli/helpers.js';
 import { freshDatabase, unavailable, type TestDatabase } from '../postgres/db.js';
