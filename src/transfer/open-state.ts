@@ -3,9 +3,8 @@ import type { Settings } from '../config.js';
 import type { OpenProject } from '../compose/open-project.js';
 import { ensureLayout, type Layout } from '../store/file/layout.js';
 import { defaultLockOptions, LockManager } from '../store/file/lock.js';
-import { PostgresTaskStore } from '../store/postgres/postgres-task-store.js';
 import { FileStateStore } from './file-state.js';
-import { PostgresStateStore } from './postgres-state.js';
+import type { PostgresStateStore } from './postgres-state.js';
 import type { StateStore } from './state-store.js';
 
 /** The file store of a project as entries, with the same locks as its servers (created if missing). */
@@ -25,8 +24,10 @@ export async function openFileState(layout: Layout, settings: Settings, logger: 
 
 /** A PostgreSQL database as entries: its schema created or migrated first, its roles never seeded from a project. */
 export async function openPostgresState(url: string, settings: Settings, logger: Logger): Promise<PostgresStateStore> {
+  // Loaded only here: the driver is never loaded by a project on files (test/mcp/lazy-loading.test.ts).
+  const { PostgresTaskStore } = await import('../store/postgres/postgres-task-store.js');
   const store = await PostgresTaskStore.open({ url, poolSize: 2, statementTimeoutMs: settings.dbStatementTimeoutMs, lockTimeoutMs: settings.lockTimeoutMs, idleInTransactionMs: Math.max(settings.lockStaleMs, 60_000), logger });
-  return new PostgresStateStore(store.db);
+  return new (await import('./postgres-state.js')).PostgresStateStore(store.db);
 }
 
 /** The state of the store the settings choose: the database when a URL is set, else the project's files. */
@@ -36,10 +37,10 @@ export async function openProjectState(layout: Layout, settings: Settings, logge
 
 /**
  * The state of a project opened by openProject, sharing its store's locks or database connections
- * (closing it leaves them to the project).
+ * (closing it leaves them to the project). The PostgreSQL part is loaded only in team mode.
  */
-export function stateOfProject(project: OpenProject, logger: Logger): StateStore {
-  const state: StateStore = project.team ? new PostgresStateStore(project.team.db) : new FileStateStore(project.layout, project.files!.locks, logger);
+export async function stateOfProject(project: OpenProject, logger: Logger): Promise<StateStore> {
+  const state: StateStore = project.team ? new (await import('./postgres-state.js')).PostgresStateStore(project.team.db) : new FileStateStore(project.layout, project.files!.locks, logger);
   return {
     kind: state.kind,
     description: state.description,

@@ -1,5 +1,6 @@
 import os from 'node:os';
 import { OrchestratorError } from '../domain/errors.js';
+import type { ParentTask } from '../domain/model.js';
 import { parseTaskFile } from '../domain/task-file.js';
 import type { Database, Sql } from '../store/postgres/database.js';
 import { rolesOrigin } from '../store/postgres/role-files-table.js';
@@ -7,6 +8,7 @@ import { SCHEMA, SCHEMA_LOCK_KEY } from '../store/postgres/schema.js';
 import { summarize } from '../store/summaries.js';
 import { documentEntryName, parentEntryName, parsePlanKey, planKeyEntryName, planKeyText, roleEntryName, sameEntry, targetOf, type EntryTarget, type Location, type StateEntry } from './entries.js';
 import type { PutOutcome, StateStore } from './state-store.js';
+import { isDue } from '../domain/schedule.js';
 
 /** Parents read per query of a snapshot: bounded memory at 10,000 parents and more. */
 const PAGE = 500;
@@ -50,7 +52,13 @@ export class PostgresStateStore implements StateStore {
       await sql.query(`DELETE FROM ${SCHEMA}.documents`);
       await sql.query(`DELETE FROM ${SCHEMA}.plan_keys`);
       await sql.query(`DELETE FROM ${SCHEMA}.role_files`);
-      for await (const entry of entries()) await this.write(sql, targetOf(entry.name), entry);
+      const batch: ParentRow[] = [];
+      for await (const entry of entries()) {
+        const target = targetOf(entry.name);
+        if (target.kind !== 'parents_active' && target.kind !== 'parents_archived') await this.write(sql, target, entry);
+        else if (batch.push(parentRow(target.parentTaskId, target.location, entry)) >= PAGE) await insertParents(sql, batch.splice(0));
+      }
+      await insertParents(sql, batch);
     });
   }
 
@@ -136,12 +144,48 @@ export class PostgresStateStore implements StateStore {
   }
 }
 
+interface ParentRow {
+  parent: ParentTask;
+  location: Location;
+  body: string;
+}
+
 /** A parent's row from its task file, the body kept byte for byte; a file that is not a task is refused. */
-export async function writeParent(sql: Sql, id: string, location: Location, entry: StateEntry): Promise<void> {
+function parentRow(id: string, location: Location, entry: StateEntry): ParentRow {
   const parsed = parseTaskFile(entry.data);
   if (!parsed.ok) throw new OrchestratorError('INVALID_INPUT', `${entry.name} is not a task file this version can store: ${parsed.message}`, { entry: entry.name });
   if (parsed.value.parent_task_id !== id) throw new OrchestratorError('INVALID_INPUT', `${entry.name} holds parent_task_id "${parsed.value.parent_task_id.slice(0, 60)}", not "${id}"`, { entry: entry.name });
-  const parent = parsed.value;
+  return { parent: parsed.value, location, body: entry.data };
+}
+
+/** Many new parents in two statements (a restore into emptied tables: no conflicts). */
+async function insertParents(sql: Sql, rows: readonly ParentRow[]): Promise<void> {
+  if (!rows.length) return;
+  const summaries = rows.map((r) => summarize(r.parent, r.location));
+  await sql.query(
+    `INSERT INTO ${SCHEMA}.parents (parent_task_id, location, status, title, created_at, updated_at, revision, body, body_sha256, summary)
+     SELECT id, location, status, title, created_at, updated_at, revision, body, sha256(convert_to(body, 'UTF8')), summary
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[], $9::jsonb[])
+       AS t(id, location, status, title, created_at, updated_at, revision, body, summary)`,
+    [
+      rows.map((r) => r.parent.parent_task_id),
+      rows.map((r) => r.location),
+      summaries.map((s) => s.status),
+      summaries.map((s) => s.title),
+      rows.map((r) => r.parent.created_at),
+      summaries.map((s) => s.updated_at),
+      rows.map((r) => r.parent.revision ?? 0),
+      rows.map((r) => r.body),
+      summaries.map((s) => JSON.stringify(s)),
+    ],
+  );
+  const pairs = rows.flatMap((r) => [...new Set(r.parent.subtasks.map((s) => s.task_id))].map((sub) => [sub, r.parent.parent_task_id] as const));
+  if (pairs.length) await sql.query(`INSERT INTO ${SCHEMA}.subtasks (subtask_id, parent_task_id) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING`, [pairs.map((p) => p[0]), pairs.map((p) => p[1])]);
+}
+
+/** One parent's row, inserted or replaced, with its subtask ids. */
+export async function writeParent(sql: Sql, id: string, location: Location, entry: StateEntry): Promise<void> {
+  const { parent } = parentRow(id, location, entry);
   const summary = summarize(parent, location);
   await sql.query(
     `INSERT INTO ${SCHEMA}.parents (parent_task_id, location, status, title, created_at, updated_at, revision, body, body_sha256, summary)
@@ -169,4 +213,20 @@ export async function writeRoleFile(sql: Sql, name: string, body: string): Promi
 
 function one(result: { rows: { body: string }[] }): string | null {
   return result.rows[0]?.body ?? null;
+}
+
+/** Advisory lock of the schedule claims (transfer/safety-schedule.ts), apart from the schema's. */
+const SCHEDULE_LOCK_KEY = '8386110885298741099';
+
+/** claimScheduledRun for a database: an advisory lock (tried, never waited for) and the meta row "schedule-<job>". */
+export async function claimInDatabase(db: Database, job: string, intervalMs: number, now: Date): Promise<boolean> {
+  return db.transaction({ what: `claim the scheduled ${job}` }, async (sql) => {
+    const { rows } = await sql.query<{ locked: boolean }>('SELECT pg_try_advisory_xact_lock($1::bigint) AS locked', [SCHEDULE_LOCK_KEY]);
+    if (!rows[0]!.locked) return false;
+    const key = `schedule-${job}`;
+    const last = await sql.query<{ value: { at: string } }>(`SELECT value FROM ${SCHEMA}.meta WHERE key = $1`, [key]);
+    if (!isDue(last.rows[0]?.value.at, intervalMs, now)) return false;
+    await sql.query(`INSERT INTO ${SCHEMA}.meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, [key, { at: now.toISOString(), pid: process.pid }]);
+    return true;
+  });
 }

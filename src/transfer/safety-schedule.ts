@@ -4,9 +4,9 @@ import path from 'node:path';
 import type { Logger } from '../app/ports.js';
 import type { OpenProject } from '../compose/open-project.js';
 import { isRetentionOn } from '../domain/retention.js';
+import { isDue } from '../domain/schedule.js';
 import { readSafetySettings, type SafetySettings } from '../safety/settings.js';
 import { writeFileDurable } from '../store/file/durable-fs.js';
-import { SCHEMA } from '../store/postgres/schema.js';
 import { automaticBackup, backupsDir } from './backup.js';
 import { stateOfProject } from './open-state.js';
 import { pruneArchive } from './retention-run.js';
@@ -16,8 +16,6 @@ const CHECK_EVERY_MS = 10 * 60 * 1000;
 /** The first look, a little after start: never in the way of the first tool calls. */
 const FIRST_CHECK_MS = 5_000;
 const DAY_MS = 86_400_000;
-/** Advisory lock of the schedule claims in PostgreSQL ("task-bak"), apart from the schema's. */
-const SCHEDULE_LOCK_KEY = '8386110885298741099';
 
 export type ScheduledJob = 'backup' | 'retention';
 
@@ -27,17 +25,7 @@ export type ScheduledJob = 'backup' | 'retention';
  * (an advisory lock and a row of the meta table), until the interval has passed since the last claim.
  */
 export async function claimScheduledRun(project: OpenProject, job: ScheduledJob, intervalMs: number, now: Date): Promise<boolean> {
-  if (project.team) {
-    return project.team.db.transaction({ what: `claim the scheduled ${job}` }, async (sql) => {
-      const { rows } = await sql.query<{ locked: boolean }>('SELECT pg_try_advisory_xact_lock($1::bigint) AS locked', [SCHEDULE_LOCK_KEY]);
-      if (!rows[0]!.locked) return false;
-      const key = `schedule-${job}`;
-      const last = await sql.query<{ value: { at: string } }>(`SELECT value FROM ${SCHEMA}.meta WHERE key = $1`, [key]);
-      if (!isDue(last.rows[0]?.value.at, intervalMs, now)) return false;
-      await sql.query(`INSERT INTO ${SCHEMA}.meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, [key, { at: now.toISOString(), pid: process.pid }]);
-      return true;
-    });
-  }
+  if (project.team) return (await import('./postgres-state.js')).claimInDatabase(project.team.db, job, intervalMs, now);
   const marker = path.join(backupsDir(project.layout), `.schedule-${job}.json`);
   return project.files!.locks.withLock(`schedule-${job}`, async () => {
     const last = await readFile(marker, 'utf8').then((t) => (JSON.parse(t) as { at?: string }).at, () => undefined);
@@ -48,14 +36,10 @@ export async function claimScheduledRun(project: OpenProject, job: ScheduledJob,
   });
 }
 
-function isDue(lastAt: string | undefined, intervalMs: number, now: Date): boolean {
-  const last = lastAt ? Date.parse(lastAt) : Number.NaN;
-  return !Number.isFinite(last) || now.getTime() - last >= intervalMs || last > now.getTime() + DAY_MS; // a marker from the future (a clock set back): due
-}
 
 /** One look: the scheduled backup and the daily retention run, each if due and claimed by this server. */
 export async function runScheduledWork(project: OpenProject, logger: Logger, settings: SafetySettings, now = new Date()): Promise<{ backup: string | null; pruned: number | null }> {
-  const state = stateOfProject(project, logger);
+  const state = await stateOfProject(project, logger);
   const done: { backup: string | null; pruned: number | null } = { backup: null, pruned: null };
   const hours = settings.backup.intervalHours;
   if (hours > 0 && (await claimScheduledRun(project, 'backup', hours * 3_600_000, now))) {

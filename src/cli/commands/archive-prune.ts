@@ -30,7 +30,7 @@ export async function archivePrune(options: PruneOptions): Promise<number> {
   const logger = new FileLogger({ level: settings.logLevel, stderr: false });
   try {
     return await withProject(settings, layout, { recover: false }, async (project) => {
-      const state = stateOfProject(project, logger);
+      const state = await stateOfProject(project, logger);
       const dryRun = options.dryRun === true;
       const preview = await pruneArchive({ store: project.store, state, layout, logger }, safety.retention, { dryRun: true });
       const before = !dryRun && preview.chosen.length ? await automaticBackup(state, layout, { reason: 'before-prune', keep: safety.backup.keep }) : null;

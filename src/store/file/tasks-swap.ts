@@ -122,21 +122,25 @@ async function readIntent(layout: Layout): Promise<Intent | null> {
   return { staging: intent.staging, at: String(intent.at) };
 }
 
+/** Files fsynced at once: a disk (or its queue) does many in about the time of one. */
+const SYNC_PARALLEL = 32;
+
 /** fsync every file and folder of a tree, the deepest first, so the whole tree is on disk before it is named. */
 async function syncTree(dir: string): Promise<void> {
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    const child = path.join(dir, entry.name);
-    if (entry.isDirectory()) await syncTree(child);
-    else if (entry.isFile()) {
-      const handle = await nodeFs.open(child, 'r');
-      try {
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-    }
-  }
+  const entries = await readdir(dir, { withFileTypes: true });
+  for (const entry of entries) if (entry.isDirectory()) await syncTree(path.join(dir, entry.name));
+  const files = entries.filter((e) => e.isFile()).map((e) => path.join(dir, e.name));
+  for (let i = 0; i < files.length; i += SYNC_PARALLEL) await Promise.all(files.slice(i, i + SYNC_PARALLEL).map(syncFile));
   await nodeFs.syncDir(dir);
+}
+
+async function syncFile(file: string): Promise<void> {
+  const handle = await nodeFs.open(file, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
 }
 
 /**
