@@ -100,6 +100,12 @@ export interface TaskStore {
    * stored document uses yet, so writing it again (a retry after a crash) replaces only an unreferenced file.
    */
   saveDocument(parentTaskId: string, subtaskId: string, text: string, number: number): Promise<string>;
+  /**
+   * Deletes archived, completed parents and their documents (retention, after they were backed up).
+   * Every id is checked first: one that is not an archived, completed parent refuses the whole call with
+   * INVALID_INPUT and nothing deleted. Returns the ids deleted (one already gone is left out).
+   */
+  removeArchived(parentTaskIds: readonly string[]): Promise<string[]>;
   /** A document saveDocument stored, by the path it returned (what detailed_work_file names); null when there is none. */
   readDocument(path: string): Promise<string | null>;
   close(): Promise<void>;

@@ -78,25 +78,51 @@ program
   .command('migrate')
   .description('Copy a Python-era config/specialists.yaml and config/templates/ into .task_orchestrator/roles/, or, with --from-python, import the tasks of a Python MCP Task Orchestrator')
   .option('--base-dir <dir>', BASE_DIR_HELP)
-  .option('--force', 'overwrite role files that already exist')
+  .option('--force', 'overwrite role files that already exist; with --to-postgres or --from-postgres: replace entries found with other content')
   .option('--from-python <dir>', 'import the task files (tasks/active, tasks/archive) and task_orchestrator.db of the Python orchestrator that ran in <dir>; running it again changes nothing')
-  .option('--json', 'with --from-python: print the import report as JSON')
-  .addHelpText('after', examples('migrate', 'migrate --force --base-dir ~/code/my-project', 'migrate --from-python ~/code/my-project', 'migrate --from-python ~/.local/share/mcp-task-orchestrator --base-dir ~/code/my-project'))
-  .action((options: { baseDir?: string; force?: boolean; fromPython?: string; json?: boolean }) => {
+  .option('--to-postgres <url>', 'copy every task, document, role file and plan key of the project\'s files into this PostgreSQL database (rerun-safe)')
+  .option('--from-postgres <url>', 'copy every task, document, role file and plan key of this PostgreSQL database into the project\'s files (rerun-safe)')
+  .option('--json', 'with --from-python, --to-postgres or --from-postgres: print the report as JSON')
+  .addHelpText('after', examples('migrate', 'migrate --force --base-dir ~/code/my-project', 'migrate --from-python ~/code/my-project', 'migrate --from-python ~/.local/share/mcp-task-orchestrator --base-dir ~/code/my-project', 'migrate --to-postgres postgres://team@db.example/tasks', 'migrate --from-postgres postgres://team@db.example/tasks'))
+  .action((options: { baseDir?: string; force?: boolean; fromPython?: string; toPostgres?: string; fromPostgres?: string; json?: boolean }) => {
+    if (options.toPostgres !== undefined || options.fromPostgres !== undefined) return runCommand(async () => (await import('./commands/migrate-store.js')).migrateStore(options));
     const fromPython = options.fromPython;
     if (fromPython === undefined) return runCommand(async () => (await import('./commands/migrate.js')).migrate(options));
     return runCommand(async () => (await import('./commands/import-python.js')).importPython({ ...options, fromPython }));
   });
 
 program
-  .command('archive')
-  .description('Move completed tasks from tasks/active/ to tasks/archive/ now')
-  .option('--older-than <duration>', 'only tasks completed at least this long ago: 30m, 12h, 7d, 2w, 1d12h')
-  .option('--json', 'print what was archived as JSON')
+  .command('backup')
+  .description('Write one archive of the whole task state (tasks, documents, role files, plan keys), from the files or the database, while servers keep working')
+  .option('--to <file>', 'the archive to create (default: .task_orchestrator/backups/backup-<time>-<hex>.tar.gz, keeping the newest backup.keep)')
+  .option('--json', 'print the path and counts as JSON')
   .option('--base-dir <dir>', BASE_DIR_HELP)
   .option('--database-url <url>', DATABASE_URL_HELP)
-  .addHelpText('after', examples('archive', 'archive --older-than 7d'))
-  .action((options) => runCommand(async () => (await import('./commands/archive.js')).archive(options)));
+  .addHelpText('after', examples('backup', 'backup --to ~/safe/tasks.tar.gz'))
+  .action((options) => runCommand(async () => (await import('./commands/backup.js')).backup(options)));
+
+program
+  .command('restore')
+  .description('Replace the whole task state by an archive of "backup": every checksum verified first, the current state backed up first, then replaced at once')
+  .argument('<file>', 'an archive written by task-orchestrator backup')
+  .option('--dry-run', 'print which parents would be added, replaced and removed, and change nothing')
+  .option('--json', 'print the plan as JSON')
+  .option('--base-dir <dir>', BASE_DIR_HELP)
+  .option('--database-url <url>', DATABASE_URL_HELP)
+  .addHelpText('after', `${examples('restore backup.tar.gz --dry-run', 'restore .task_orchestrator/backups/backup-20261201T160000.000Z-1a2b3c4d.tar.gz')}\n\nA file store is restored only while no change is in progress (stop its servers first).`)
+  .action((file: string, options) => runCommand(async () => (await import('./commands/restore.js')).restore(file, options)));
+
+program
+  .command('archive')
+  .description('Move completed tasks from tasks/active/ to tasks/archive/ now; with --prune, apply the retention policy to the archive')
+  .option('--older-than <duration>', 'only tasks completed at least this long ago: 30m, 12h, 7d, 2w, 1d12h')
+  .option('--prune', 'apply the retention policy (retention.* in .task_orchestrator/config.yaml): delete the archived tasks it chooses, after a backup holding them')
+  .option('--dry-run', 'with --prune: list what would be pruned, change nothing')
+  .option('--json', 'print what was archived (or pruned) as JSON')
+  .option('--base-dir <dir>', BASE_DIR_HELP)
+  .option('--database-url <url>', DATABASE_URL_HELP)
+  .addHelpText('after', examples('archive', 'archive --older-than 7d', 'archive --prune --dry-run'))
+  .action((options) => runCommand(async () => (options.prune ? (await import('./commands/archive-prune.js')).archivePrune(options) : (await import('./commands/archive.js')).archive(options))));
 
 program
   .command('roles')

@@ -40,6 +40,8 @@ export interface OpenOptions {
   /** Finish what a crash left half done (file store), seed the team's roles (team mode); the reading commands turn it off. */
   recover?: boolean;
   verifyInBackground?: boolean;
+  /** Scheduled backups and retention runs (a server): transfer/safety-schedule.ts. */
+  schedule?: boolean;
 }
 
 /**
@@ -47,8 +49,15 @@ export interface OpenOptions {
  * PostgreSQL store (loaded only then), and wires the use cases to it.
  */
 export async function openProject(baseDir: string, settings: Settings, logger: ProjectLogger, options: OpenOptions = {}): Promise<OpenProject> {
-  if (settings.databaseUrl) return (await import('./open-team-project.js')).openTeamProject(baseDir, settings, settings.databaseUrl, logger, options);
-  return openFileProject(baseDir, settings, logger, options);
+  const project = settings.databaseUrl ? await (await import('./open-team-project.js')).openTeamProject(baseDir, settings, settings.databaseUrl, logger, options) : await openFileProject(baseDir, settings, logger, options);
+  if (!options.schedule) return project;
+  const stop = (await import('../transfer/safety-schedule.js')).startSafetySchedule(project, logger);
+  const close = project.close;
+  const closeAll = async () => {
+    await stop();
+    await close();
+  };
+  return { ...project, close: closeAll };
 }
 
 async function openFileProject(baseDir: string, settings: Settings, logger: ProjectLogger, options: OpenOptions): Promise<OpenProject> {
@@ -132,7 +141,7 @@ function maintenanceOf(store: FileTaskStore, layout: Layout, settings: Settings)
   const findings = () => diagnose(layout, { locks });
   return {
     diagnose: findings,
-    repair: async () => repair({ store, layout, locks }, await findings()),
+    repair: async () => repair({ store, layout, locks, keyring: settings.keyring }, await findings()),
   };
 }
 

@@ -1,9 +1,12 @@
+import type { Keyring } from '../safety/encryption.js';
 import { lstat, mkdir, stat, unlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseTaskFile } from '../domain/task-file.js';
 import { corruptedDir, subjectOf, type Finding } from './doctor.js';
-import { moveFileDurable, nodeFs, NotRegularFileError, readRegularFile, writeFileDurable } from '../store/file/durable-fs.js';
+import { openBackup } from '../safety/backup-archive.js';
+import { BACKUPS_FOLDER, listBackups } from '../safety/backup-rotation.js';
+import { createFileExclusive, moveFileDurable, nodeFs, NotRegularFileError, readRegularFile, writeFileDurable } from '../store/file/durable-fs.js';
 import type { FileTaskStore } from '../store/file/file-task-store.js';
 import type { Layout } from '../store/file/layout.js';
 import type { LockManager } from '../store/file/lock.js';
@@ -23,6 +26,8 @@ export interface RepairTools {
   layout: Layout;
   /** A lock manager with a short timeout, so a lock that a live process holds again is left alone quickly. */
   locks: LockManager;
+  /** The keys of encryption at rest: encrypted backups are opened with them (none: they are passed over). */
+  keyring: Keyring;
 }
 
 /**
@@ -89,8 +94,32 @@ async function setAside(tools: RepairTools, f: Finding): Promise<Omit<FixOutcome
     await moveFileDurable(f.path, target);
     const report = `${target}.report.txt`;
     await writeFileDurable(report, setAsideReport(tools.layout, f, target));
-    return { done: true, action: `moved to ${subjectOf(tools.layout, target)} (why: ${subjectOf(tools.layout, report)})` };
+    const movedAside = `moved to ${subjectOf(tools.layout, target)} (why: ${subjectOf(tools.layout, report)})`;
+    const restored = f.kind === 'corrupt_task_file' ? await bringBackFromBackup(tools, id, f.path) : null;
+    if (!restored) return { done: true, action: movedAside };
+    return { done: true, action: `${movedAside}; brought back the copy in the backup ${path.basename(restored.file)} (taken ${restored.at})` };
   });
+}
+
+/**
+ * Puts back the newest good copy of a task from the backups in .task_orchestrator/backups/ (each archive
+ * verified first; encrypted ones without their key, and damaged ones, are passed over). The caller holds
+ * the task's lock and has moved the corrupted file aside. Null when no backup holds a good copy.
+ */
+async function bringBackFromBackup(tools: RepairTools, id: string, file: string): Promise<{ file: string; at: string } | null> {
+  for (const backup of await listBackups(path.join(tools.layout.root, BACKUPS_FOLDER))) {
+    const verified = await openBackup(backup.file, tools.keyring).catch(() => null);
+    if (!verified) continue;
+    for await (const entry of verified.entries()) {
+      if (entry.name !== `tasks/active/${id}.json` && entry.name !== `tasks/archive/${id}.json`) continue;
+      const text = entry.data.toString('utf8');
+      const parsed = parseTaskFile(text);
+      if (!parsed.ok || parsed.value.parent_task_id !== id) continue;
+      await createFileExclusive(file, text, { durable: true });
+      return { file: backup.file, at: verified.manifest.created_at };
+    }
+  }
+  return null;
 }
 
 function setAsideReport(layout: Layout, f: Finding, target: string): string {

@@ -1,6 +1,7 @@
 import { constants } from 'node:fs';
 import { access, lstat, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { lastRetentionRecord } from '../transfer/retention-run.js';
 import { isParentComplete } from '../domain/lifecycle.js';
 import { parseTaskFile } from '../domain/task-file.js';
 import { problemWith } from '../store/file/catalog.js';
@@ -12,6 +13,7 @@ import { DEFAULT_ROLES_FILE, loadRoleCatalog } from '../roles/role-files.js';
 
 export type FindingKind =
   | 'no_store'
+  | 'retention_pruned'
   | 'missing_folder'
   | 'not_a_folder'
   | 'not_writable'
@@ -81,6 +83,23 @@ export async function diagnose(layout: Layout, options: DiagnoseOptions): Promis
     ...(await checkStoreFiles(layout)),
     ...(await checkLocks(layout, options)),
     ...(await checkTempFiles(layout)),
+    ...(await checkRetention(layout)),
+  ];
+}
+
+/** The last retention run that pruned something (transfer/retention-run.ts records it): said, so nobody wonders where tasks went. */
+export async function checkRetention(layout: Layout): Promise<Finding[]> {
+  const last = await lastRetentionRecord(layout);
+  if (!last) return [];
+  return [
+    finding(layout, last.backup, {
+      kind: 'retention_pruned',
+      severity: 'note',
+      message: `pruned ${last.pruned} archived parents on ${last.at.slice(0, 10)}, backup ${last.backup}`,
+      meaning: 'The retention policy (retention.* in config.yaml) deleted these archived tasks after writing them into that backup.',
+      remedy: 'Nothing to do. To bring them back: task-orchestrator restore on a copy of the project, or read the backup with tar -xzf.',
+      fixable: false,
+    }),
   ];
 }
 

@@ -71,7 +71,7 @@ export class ProjectHost implements ToolHost {
   private async open(dir: string): Promise<OpenProject> {
     let project: OpenProject;
     try {
-      project = await openProject(dir, this.settings, this.logger, { verifyInBackground: true });
+      project = await openProject(dir, this.settings, this.logger, { verifyInBackground: true, schedule: true });
     } catch (error) {
       if (error instanceof OrchestratorError) throw error;
       throw new OrchestratorError('STORAGE_ERROR', `Cannot open the task store in ${dir}: ${(error as Error).message}. Check that the folder exists and is writable, or point MCP_TASK_ORCHESTRATOR_BASE_DIR at the project.`, { base_dir: dir });

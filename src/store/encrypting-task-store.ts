@@ -146,6 +146,10 @@ export class EncryptingTaskStore implements TaskStore {
     return this.inner.archiveIfComplete(parentTaskId);
   }
 
+  removeArchived(parentTaskIds: readonly string[]): Promise<string[]> {
+    return this.inner.removeArchived(parentTaskIds);
+  }
+
   parentsOfSubtask(subtaskId: string): Promise<string[]> {
     return this.inner.parentsOfSubtask(subtaskId);
   }

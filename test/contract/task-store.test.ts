@@ -328,4 +328,28 @@ await forEachStoreKind('TaskStore port', (kind) => {
       assert.deepEqual([counts.parents.active, counts.withActiveSubtasks], [1, []]);
       assert.deepEqual((await two.list({ includeArchived: true })).map((p) => [p.parent_task_id, p.location]), [[parent.parent_task_id, 'archive'], [other.parent_task_id, 'active']]);
     }));
+
+  test('removeArchived deletes archived, completed parents and their documents; anything else refuses the call with nothing deleted', async () => {
+    const s = await store();
+    const archived = await storeParent(s, ['completed', 'completed']);
+    assert.equal(await s.archiveIfComplete(archived.parent_task_id), true);
+    const document = await s.saveDocument(archived.parent_task_id, `${archived.parent_task_id}.1`, 'long work', 1);
+    const second = await storeParent(s, ['completed']);
+    assert.equal(await s.archiveIfComplete(second.parent_task_id), true);
+    const active = await storeParent(s, ['completed', 'pending']);
+    const unarchived = await storeParent(s, ['completed']); // completed, still active: not removable either
+
+    for (const wrong of [active, unarchived]) {
+      await refusal(s.removeArchived([archived.parent_task_id, wrong.parent_task_id]), 'INVALID_INPUT');
+      assert.equal(await s.locationOf(archived.parent_task_id), 'archive', 'nothing deleted');
+      assert.equal(await s.locationOf(wrong.parent_task_id), 'active');
+    }
+    assert.deepEqual((await s.removeArchived([archived.parent_task_id, second.parent_task_id])).sort(), [archived.parent_task_id, second.parent_task_id].sort());
+    assert.equal(await s.locationOf(archived.parent_task_id), null);
+    assert.equal(await s.readDocument(document), null, 'its documents go with it');
+    const listed = (await s.list({ includeArchived: true })).map((p) => p.parent_task_id);
+    assert.ok(!listed.includes(archived.parent_task_id) && !listed.includes(second.parent_task_id), 'listings drop them');
+    assert.ok(listed.includes(active.parent_task_id));
+    assert.deepEqual(await s.removeArchived([archived.parent_task_id]), [], 'removing again deletes nothing');
+  });
 });

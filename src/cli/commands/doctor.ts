@@ -1,6 +1,6 @@
 import type { HealthFinding, RepairOutcome } from '../../app/ports.js';
 import type { Settings } from '../../config.js';
-import { diagnose, doctorLocks } from '../../maintenance/doctor.js';
+import { checkRetention, diagnose, doctorLocks } from '../../maintenance/doctor.js';
 import { repair } from '../../maintenance/doctor-fix.js';
 import type { Layout } from '../../store/file/layout.js';
 import { indent, mark, paint, plural, printable, styleFor, type Style } from '../format.js';
@@ -18,7 +18,7 @@ export async function doctor(options: DoctorOptions): Promise<number> {
   const locks = doctorLocks(layout, settings.lockStaleMs);
   const before = await diagnose(layout, { locks });
   const needsFix = options.fix === true && before.some((f) => f.fixable);
-  const fixed = needsFix ? await withProject(settings, layout, { recover: false }, ({ files }) => repair({ store: files!, layout, locks }, before)) : [];
+  const fixed = needsFix ? await withProject(settings, layout, { recover: false }, ({ files }) => repair({ store: files!, layout, locks, keyring: settings.keyring }, before)) : [];
   const findings = needsFix ? await diagnose(layout, { locks }) : before;
   if (options.json) printJson({ root: layout.root, healthy: !hasProblems(findings), fixed, findings });
   else printReport(printable(layout.root), printable(findings), printable(fixed), options.fix === true, styleFor(process.stdout));
@@ -32,7 +32,8 @@ async function teamDoctor(options: DoctorOptions, settings: Settings, layout: La
     const before = await maintenance.diagnose();
     const needsFix = options.fix === true && before.some((f) => f.fixable);
     const fixed = needsFix ? await maintenance.repair() : [];
-    const findings = needsFix ? await maintenance.diagnose() : before;
+    // The retention runs this machine made are recorded in its project folder.
+    const findings = [...(needsFix ? await maintenance.diagnose() : before), ...(await checkRetention(layout))];
     const database = team!.db.label;
     if (options.json) printJson({ database, healthy: !hasProblems(findings), fixed, findings });
     else printReport(`the database ${printable(database)}`, printable(findings), printable(fixed), options.fix === true, styleFor(process.stdout));

@@ -1,5 +1,5 @@
 import { closeSync, fstatSync, renameSync, statSync, writeFileSync, writeSync, type Stats } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger, ParentSummary, PlanKeyRecord, StoreProblem, StoreStatistics, TaskStore } from '../../app/ports.js';
 import { OrchestratorError } from '../../domain/errors.js';
@@ -15,6 +15,7 @@ import { PlanKeys } from './plan-keys.js';
 import { randomHex } from './random-hex.js';
 import { archiveCompletedParents, recover, type RecoveryReport } from './recovery.js';
 import { storageError } from './storage-error.js';
+import { finishInterruptedRestore } from './tasks-swap.js';
 
 export interface FileStoreOptions {
   layout: Layout;
@@ -51,7 +52,10 @@ export class FileTaskStore implements TaskStore {
 
   /** Creates the layout if needed, indexes the active tasks and runs recovery (idempotent, safe beside other processes). */
   static async open(options: FileStoreOptions): Promise<FileTaskStore> {
-    if (!options.readOnly) await ensureLayout(options.layout);
+    if (!options.readOnly) {
+      await finishInterruptedRestore(options.layout, options.logger); // before the layout: tasks/ may be mid-swap
+      await ensureLayout(options.layout);
+    }
     const store = new FileTaskStore(options);
     await store.catalog.load({ verifyInBackground: options.verifyInBackground === true });
     if (options.recover !== false && !options.readOnly) {
@@ -202,6 +206,40 @@ export class FileTaskStore implements TaskStore {
       await this.afterWrite(parent, location);
       return true;
     });
+  }
+
+  async removeArchived(parentTaskIds: readonly string[]): Promise<string[]> {
+    this.refuseIfReadOnly();
+    const refused: string[] = [];
+    for (const id of parentTaskIds) if (!(await this.isRemovable(id))) refused.push(id);
+    if (refused.length) throw notRemovable(refused);
+    const removed: string[] = [];
+    for (const id of parentTaskIds) {
+      const gone = await this.options.locks.withLock(id, async () => {
+        if (!(await exists(this.archivePath(id))) || !(await this.isRemovable(id))) return false; // gone, or changed meanwhile
+        await this.fs.unlink(this.archivePath(id));
+        await this.fs.syncDir(this.options.layout.archiveDir);
+        await rm(path.join(this.options.layout.workDir, id), { recursive: true, force: true });
+        return true;
+      });
+      if (!gone) continue;
+      this.catalog.reload(id);
+      await this.appendJournal(id);
+      removed.push(id);
+    }
+    return removed;
+  }
+
+  /** An archived, completed parent (an id with no parent at all counts too: there is nothing to keep). */
+  private async isRemovable(id: string): Promise<boolean> {
+    if (!isValidTaskId(id)) return false;
+    if (await exists(this.activePath(id))) return false;
+    if (!(await exists(this.archivePath(id)))) return true;
+    try {
+      return isParentComplete(await this.read(id));
+    } catch {
+      return false; // a file that cannot be read is never deleted
+    }
   }
 
   private async archiveLocked(parent: ParentTask, held: HeldLock): Promise<ParentTask> {
@@ -430,6 +468,10 @@ export class FileTaskStore implements TaskStore {
       return openAppendNoFollow(journal);
     }
   }
+}
+
+function notRemovable(ids: readonly string[]): OrchestratorError {
+  return new OrchestratorError('INVALID_INPUT', `Only archived, completed tasks can be removed; not ${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ` and ${ids.length - 5} more` : ''}. Nothing was removed.`, { parent_task_ids: ids });
 }
 
 /** Where a link found in place of tasks/journal.log is moved (tasks/journal.log.link). */

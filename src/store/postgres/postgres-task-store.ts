@@ -209,6 +209,24 @@ export class PostgresTaskStore implements TaskStore {
     return path;
   }
 
+  async removeArchived(parentTaskIds: readonly string[]): Promise<string[]> {
+    const ids = [...new Set(parentTaskIds)];
+    const invalid = ids.filter((id) => !isValidTaskId(id));
+    if (invalid.length) throw notRemovable(invalid);
+    const removed = await this.db.transaction({ what: 'remove archived tasks' }, async (sql) => {
+      const { rows } = await sql.query<{ parent_task_id: string; body: string; location: Location }>(`SELECT parent_task_id, body, location FROM ${SCHEMA}.parents WHERE parent_task_id = ANY($1::text[]) FOR UPDATE`, [ids]);
+      // Judged from the body, not the status column: a row edited by hand is never deleted on its word.
+      const refused = rows.filter((r) => { const parsed = parseTaskFile(r.body); return r.location !== 'archive' || !parsed.ok || !isParentComplete(parsed.value); }).map((r) => r.parent_task_id);
+      if (refused.length) throw notRemovable(refused);
+      const found = rows.map((r) => r.parent_task_id);
+      await sql.query(`DELETE FROM ${SCHEMA}.documents WHERE parent_task_id = ANY($1::text[])`, [found]);
+      await sql.query(`DELETE FROM ${SCHEMA}.parents WHERE parent_task_id = ANY($1::text[])`, [found]);
+      return found;
+    });
+    await this.refresh(true);
+    return removed.sort();
+  }
+
   async readDocument(path: string): Promise<string | null> {
     const rows = await this.db.query<{ body: string }>({ what: `read ${path}` }, `SELECT body FROM ${SCHEMA}.documents WHERE path = $1`, [path]);
     return rows[0]?.body ?? null;
@@ -382,6 +400,10 @@ export class PostgresTaskStore implements TaskStore {
       return rowCount ?? 0;
     });
   }
+}
+
+function notRemovable(ids: readonly string[]): OrchestratorError {
+  return new OrchestratorError('INVALID_INPUT', `Only archived, completed tasks can be removed; not ${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ` and ${ids.length - 5} more` : ''}. Nothing was removed.`, { parent_task_ids: ids });
 }
 
 function checkId(parentTaskId: string): void {
