@@ -30,7 +30,7 @@ export function postgresRows(r: PostgresResult): Row[] {
       ratio: '',
       target: '0 lost',
       result: c.lost === 0 && c.unacknowledgedWrites === 0 && c.errors === 0 ? 'PASS' : 'MISS',
-      note: `${c.ops} complete_subtask in ${c.seconds.toFixed(2)} s by ${c.processes} servers, each with its own folder${c.mode === 'shared' ? ', all on one parent' : ', each on its own parent'}; checked in the database; errors ${c.errors}${c.unacknowledgedWrites ? `; ${c.unacknowledgedWrites} parent(s) with unacknowledged writes` : ''}${c.errorSamples.length ? `; e.g. ${c.errorSamples[0]!.replace(/\|/g, '/').slice(0, 120)}` : ''}`,
+      note: `${c.ops} complete_subtask in ${c.seconds.toFixed(2)} s by ${c.processes} servers, each with its own folder${c.mode === 'shared' ? ', all on one parent at a time' : ', each on its own parent'}; checked in the database; server CPU per op ${ms(c.serverCpuPerOp)}; errors ${c.errors}${c.unacknowledgedWrites ? `; ${c.unacknowledgedWrites} parent(s) with unacknowledged writes` : ''}${c.errorSamples.length ? `; e.g. ${c.errorSamples[0]!.replace(/\|/g, '/').slice(0, 120)}` : ''}`,
     });
   }
   return rows;

@@ -15,7 +15,7 @@ import path from 'node:path';
 import pg from 'pg';
 import type { BenchConfig, Mode } from './config.js';
 import { makeParent, rng } from './generate.js';
-import { callOk, CLI, spawnServer, type Server } from './mcp.js';
+import { callOk, CLI, cpuMsOf, spawnServer, type Server } from './mcp.js';
 import { PLAN } from './per-tool.js';
 import { serializeTaskFile } from '../src/domain/task-file.js';
 
@@ -31,6 +31,8 @@ export interface PostgresContention {
   lost: number;
   /** Parents whose revision grew by more than the acknowledged changes. */
   unacknowledgedWrites: number;
+  /** CPU time of the server processes per operation, in ms (the database's own is not counted). */
+  serverCpuPerOp: number;
 }
 
 export interface PostgresResult {
@@ -124,22 +126,27 @@ async function runLatency(config: BenchConfig, url: string, real: Server, minima
  */
 async function runContention(mode: Mode, config: BenchConfig, url: string, servers: Server[], progress: (msg: string) => void): Promise<PostgresContention> {
   const perProcess = config.smoke ? 4 : 24;
-  const result: PostgresContention = { mode, processes: PROCESSES, ops: 0, seconds: 0, throughput: 0, latencies: [], errors: 0, errorSamples: [], lost: 0, unacknowledgedWrites: 0 };
+  const result: PostgresContention = { mode, processes: PROCESSES, ops: 0, seconds: 0, throughput: 0, latencies: [], errors: 0, errorSamples: [], lost: 0, unacknowledgedWrites: 0, serverCpuPerOp: 0 };
   const acked: { parentId: string; taskId: string; results: string }[] = [];
   // One subtask more than completed, so the parents stay active; no dependencies between them.
   const planOf = (count: number, label: string) => ({ description: `Bench ${label}`, subtasks: Array.from({ length: count }, (_, i) => ({ task_id: `s${i}`, title: `Part ${i}`, description: 'd', specialist_type: 'implementer' })) });
-  const parents = mode === 'shared' ? [await callOk(servers[0]!, 'orchestrator_plan_task', planOf(PROCESSES * perProcess + 1, 'shared'))] : await Promise.all(servers.map((s, j) => callOk(s, 'orchestrator_plan_task', planOf(perProcess + 1, `own ${j}`))));
-  const work = servers.map((_, j) => {
-    const parent = parents[mode === 'shared' ? 0 : j]!.data;
-    const ids: string[] = parent.subtasks.map((s: { task_id: string }) => s.task_id);
-    return { parentId: parent.parent_task_id as string, taskIds: mode === 'shared' ? ids.filter((_, i) => i % PROCESSES === j && i < PROCESSES * perProcess) : ids.slice(0, perProcess) };
-  });
+  // Shared: as in the file store's phase, parents of config.sharedSubtasks completions each, all servers on one
+  // parent at a time (server j takes subtasks j, j + 8, ...), then the next. Separate: one parent per server.
+  const sharedParents = (PROCESSES * perProcess) / config.sharedSubtasks;
+  const plans = mode === 'shared' ? Array.from({ length: sharedParents }, (_, p) => ({ server: p % PROCESSES, count: config.sharedSubtasks + 1, label: `shared ${p}` })) : servers.map((_, j) => ({ server: j, count: perProcess + 1, label: `own ${j}` }));
+  const parents = (await Promise.all(plans.map((p) => callOk(servers[p.server]!, 'orchestrator_plan_task', planOf(p.count, p.label))))).map((reply) => ({ parentId: reply.data.parent_task_id as string, taskIds: (reply.data.subtasks as { task_id: string }[]).map((s) => s.task_id) }));
+  const work = servers.map((_, j) =>
+    mode === 'shared'
+      ? parents.flatMap((p) => p.taskIds.slice(0, config.sharedSubtasks).filter((_, i) => i % PROCESSES === j).map((taskId) => ({ parentId: p.parentId, taskId })))
+      : parents[j]!.taskIds.slice(0, perProcess).map((taskId) => ({ parentId: parents[j]!.parentId, taskId })),
+  );
   const revisionsBefore = await revisions(url);
   await Promise.all(servers.map((s) => callOk(s, 'orchestrator_get_status', { limit: 1 }))); // every server warm
+  const cpuBefore = await Promise.all(servers.map((s) => cpuMsOf(s.pid)));
   const start = performance.now();
   await Promise.all(
     servers.map(async (server, j) => {
-      for (const taskId of work[j]!.taskIds) {
+      for (const { parentId, taskId } of work[j]!) {
         const results = `Completed by server ${j} (${mode}): ${taskId}`;
         // force: never started, as in the file store's contention phase (the write, not the lease, is measured).
         const reply = await server.call('orchestrator_complete_subtask', { task_id: taskId, results, force: true });
@@ -147,14 +154,16 @@ async function runContention(mode: Mode, config: BenchConfig, url: string, serve
         if (reply.isError || reply.data?.status !== 'completed') {
           result.errors++;
           if (result.errorSamples.length < 3) result.errorSamples.push(reply.text.slice(0, 300));
-        } else acked.push({ parentId: work[j]!.parentId, taskId, results });
+        } else acked.push({ parentId, taskId, results });
       }
     }),
   );
   result.seconds = (performance.now() - start) / 1000;
+  const cpuAfter = await Promise.all(servers.map((s) => cpuMsOf(s.pid)));
   result.ops = result.latencies.length;
   result.throughput = result.ops / result.seconds;
-  progress(`postgres contention ${mode} x${PROCESSES}: ${result.throughput.toFixed(0)} ops/s${result.errors ? `, ${result.errors} errors` : ''}`);
+  result.serverCpuPerOp = cpuAfter.reduce((sum, v, i) => sum + (v - cpuBefore[i]!), 0) / result.ops;
+  progress(`postgres contention ${mode} x${PROCESSES}: ${result.throughput.toFixed(0)} ops/s, server CPU ${result.serverCpuPerOp.toFixed(1)} ms/op${result.errors ? `, ${result.errors} errors` : ''}`);
   const stored = await bodies(url);
   for (const op of acked) {
     const subtask = stored.get(op.parentId)?.subtasks.find((s: { task_id: string }) => s.task_id === op.taskId);
