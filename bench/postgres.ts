@@ -63,6 +63,7 @@ export async function runPostgres(config: BenchConfig, workDir: string, minimalS
   progress(`postgres: starting ${PROCESSES} servers with --database-url, each in a folder of its own`);
   const servers = await Promise.all(Array.from({ length: PROCESSES }, (_, j) => spawnTeamServer(url, folders, j)));
   try {
+    await warmUp(servers);
     progress('postgres: complete_subtask against its floor');
     const latency = await runLatency(config, url, servers[0]!, minimalServer);
     progress(`postgres: ${PROCESSES} servers, separate parents and one shared parent`);
@@ -80,6 +81,16 @@ async function spawnTeamServer(url: string, folders: string, index: number): Pro
   const dir = path.join(folders, `server-${index}`);
   await mkdir(dir, { recursive: true });
   return spawnServer({ args: [CLI, 'serve', '--database-url', url], cwd: dir, env: { PATH: process.env.PATH ?? '', MCP_TASK_ORCHESTRATOR_BASE_DIR: dir } });
+}
+
+/** Every server through the write path a few times before anything is timed (as the file store's phase does). */
+async function warmUp(servers: Server[]): Promise<void> {
+  await Promise.all(
+    servers.map(async (server, j) => {
+      const plan = await callOk(server, 'orchestrator_plan_task', { description: `Warm-up ${j}`, subtasks: [0, 1, 2, 3].map((i) => ({ task_id: `w${i}`, title: `Warm-up ${i}`, description: 'd', specialist_type: 'implementer' })) });
+      for (const { task_id } of (plan.data.subtasks as { task_id: string }[]).slice(0, 3)) await callOk(server, 'orchestrator_complete_subtask', { task_id, results: `warm-up by server ${j}`, force: true });
+    }),
+  );
 }
 
 async function runLatency(config: BenchConfig, url: string, real: Server, minimalServer: string): Promise<Omit<PostgresResult, 'database' | 'contention'>> {

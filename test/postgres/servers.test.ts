@@ -117,9 +117,9 @@ describe('team servers as separate processes on one database', skipWithoutPostgr
         let sent = 0;
         const inFlight = new Map<TeamServer, number>();
         const work = servers.map(async (server, j) => {
-          const queue = [...shared.taskIds.filter((_, i) => i % servers.length === j).map((taskId) => ({ parentId: shared.parentId, taskId })), ...own[j]!.taskIds.map((taskId) => ({ parentId: own[j]!.parentId, taskId }))];
-          // Alternate shared and own work, so kills land on both contended and uncontended rows.
-          queue.sort((a, b) => (a.taskId < b.taskId ? -1 : 1));
+          // Shared and own work taking turns, so kills land on both contended and uncontended rows.
+          const mine = shared.taskIds.filter((_, i) => i % servers.length === j);
+          const queue = mine.flatMap((taskId, i) => [{ parentId: shared.parentId, taskId }, ...(own[j]!.taskIds[i] ? [{ parentId: own[j]!.parentId, taskId: own[j]!.taskIds[i]! }] : [])]);
           const call = async (name: string, args: Record<string, unknown>) => {
             sent++;
             inFlight.set(server, (inFlight.get(server) ?? 0) + 1);
