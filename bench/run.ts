@@ -14,6 +14,8 @@ import { runContention } from './contention.js';
 import { runLeases } from './leases.js';
 import { CLI, ROOT } from './mcp.js';
 import { runPerTool } from './per-tool.js';
+import { runPostgres } from './postgres.js';
+import { postgresRows, renderComparison } from './postgres-report.js';
 import { buildRows, renderMarkdown, renderTable } from './report.js';
 import { encryptionRows, runEncryptionAtRest } from './encryption-at-rest.js';
 import { FULL_SAFETY, runSafetyMicro, safetyRows, SMOKE_SAFETY } from './safety.js';
@@ -53,14 +55,17 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
   const safety = await runSafetyMicro(smoke ? SMOKE_SAFETY : FULL_SAFETY, workDir, progress);
 
   const encryption = await runEncryptionAtRest(smoke ? 3 : 100, workDir, progress);
+  // Team mode: null (with a printed line) when no PostgreSQL answers.
+  const postgres = await runPostgres(config, workDir, minimalServer, progress);
 
-  const rows = [...buildRows({ perTool, coldStarts, scales, contention, leases }), ...safetyRows(safety), ...encryptionRows(encryption)];
+  const rows = [...buildRows({ perTool, coldStarts, scales, contention, leases }), ...safetyRows(safety), ...encryptionRows(encryption), ...(postgres ? postgresRows(postgres) : [])];
+  const comparison = postgres ? `\n## The two stores side by side (same run)\n\n${renderComparison(postgres, perTool, contention)}\n` : '';
   const elapsed = (performance.now() - t0) / 1000;
-  const markdown = renderMarkdown(config, rows, { started, seconds: elapsed, workDir: path.relative(ROOT, workDir), meanFileBytes, loadBefore });
+  const markdown = renderMarkdown(config, rows, { started, seconds: elapsed, workDir: path.relative(ROOT, workDir), meanFileBytes, loadBefore }) + comparison;
   const out = path.join(BENCH_DIR, config.resultsFile);
   await mkdir(path.dirname(out), { recursive: true });
   await writeFile(out, markdown);
-  process.stdout.write(`${renderTable(rows)}\n\n`);
+  process.stdout.write(`${renderTable(rows)}\n${comparison}\n`);
   const missed = rows.filter((r) => r.result === 'MISS');
   process.stdout.write(`${rows.filter((r) => r.result === 'PASS').length} PASS, ${missed.length} MISS. Written to ${path.relative(process.cwd(), out)} in ${elapsed.toFixed(0)} s.\n`);
 }
