@@ -1,7 +1,7 @@
 /** Shared by the process tests: temp projects, worker processes that are always reaped, folder listings. */
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { copyFile, mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { tempFileOwnerPid } from '../../src/store/file/durable-fs.js';
@@ -116,7 +116,9 @@ export async function bundleWorker(name: string, outDir: string): Promise<string
   } catch {
     return null;
   }
-  const outfile = path.join(outDir, `${name}.mjs`);
+  // src/version.ts reads ../package.json beside its module: the bundle goes one folder down, with a copy above it.
+  const outfile = path.join(outDir, 'bundle', `${name}.mjs`);
+  await copyFile(path.join(ROOT, 'package.json'), path.join(outDir, 'package.json'));
   await esbuild.build({
     entryPoints: [path.join(WORKERS, `${name}.ts`)],
     outfile,
