@@ -11,6 +11,7 @@ import path from 'node:path';
 import ts from 'typescript';
 import { fullConfig, smokeConfig, type BenchConfig } from './config.js';
 import { runContention } from './contention.js';
+import { runHttp } from './http.js';
 import { runLeases } from './leases.js';
 import { CLI, ROOT } from './mcp.js';
 import { runPerTool } from './per-tool.js';
@@ -48,13 +49,17 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
 
   const leases = await runLeases(config, workDir, progress);
 
-  const rows = buildRows({ perTool, coldStarts, scales, contention, leases });
+  const http = await runHttp(config, workDir, progress);
+  const skipped = http.postgresSkipped ? [`HTTP on PostgreSQL: ${http.postgresSkipped}`] : [];
+
+  const rows = buildRows({ perTool, coldStarts, scales, contention, leases, http });
   const elapsed = (performance.now() - t0) / 1000;
-  const markdown = renderMarkdown(config, rows, { started, seconds: elapsed, workDir: path.relative(ROOT, workDir), meanFileBytes, loadBefore });
+  const markdown = renderMarkdown(config, rows, { started, seconds: elapsed, workDir: path.relative(ROOT, workDir), meanFileBytes, loadBefore, skipped });
   const out = path.join(BENCH_DIR, config.resultsFile);
   await mkdir(path.dirname(out), { recursive: true });
   await writeFile(out, markdown);
   process.stdout.write(`${renderTable(rows)}\n\n`);
+  for (const line of skipped) process.stdout.write(`Skipped: ${line}\n`);
   const missed = rows.filter((r) => r.result === 'MISS');
   process.stdout.write(`${rows.filter((r) => r.result === 'PASS').length} PASS, ${missed.length} MISS. Written to ${path.relative(process.cwd(), out)} in ${elapsed.toFixed(0)} s.\n`);
 }
