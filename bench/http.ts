@@ -216,7 +216,8 @@ async function startHttpServer(project: string, extraArgs: string[] = []): Promi
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const key of Object.keys(env)) if (key.startsWith('MCP_TASK_ORCHESTRATOR_')) delete env[key];
   env.MCP_TASK_ORCHESTRATOR_HTTP_TOKEN = HTTP_TOKEN;
-  const child = spawn(process.execPath, [CLI, 'serve', '--http', '--port', '0', ...extraArgs], { cwd: project, env, stdio: ['ignore', 'ignore', 'pipe'] });
+  // --base-dir: bench/.work lies inside the installation, which a server refuses as the folder it starts in.
+  const child = spawn(process.execPath, [CLI, 'serve', '--http', '--port', '0', '--base-dir', project, ...extraArgs], { cwd: project, env, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-8000)));
   const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));

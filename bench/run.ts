@@ -1,6 +1,6 @@
 /**
  * npm run bench: drives the real server (dist/cli/main.js serve) over stdio with the official MCP
- * client and prints a table of figures with PASS/MISS against the targets of issue 5, written also to
+ * client and prints a table of figures with PASS/MISS against the targets of issues 5 and 12, written also to
  * bench/results.md with the machine it ran on. `--smoke` (or BENCH_SMOKE=1) runs every phase at a tiny
  * scale with a few iterations, so CI can check that the bench still works; its figures mean nothing.
  */
