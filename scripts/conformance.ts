@@ -9,6 +9,7 @@
  *
  *   npm run conformance                      # the whole suite
  *   npm run conformance -- --scenario ping   # one scenario (the baseline is then checked for it alone)
+ *   CONFORMANCE_VERBOSE=1 npm run conformance   # on unexpected results, also the suite's output and the server's stderr
  *
  * Exit code 0: the results match the baseline; 1: they do not; 2: the run itself failed (download,
  * server start, timeout). Every process it starts is stopped by pid, also on failure, timeout or Ctrl-C.
@@ -16,7 +17,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { startAuthProxy, type AuthProxy } from './conformance/auth-proxy.js';
@@ -39,7 +40,9 @@ const SERVER_START_TIMEOUT_MS = 15_000;
 /** What is running, so that any way out (error, timeout, signal) stops it. */
 const running = new Set<ChildProcess>();
 let proxy: AuthProxy | null = null;
-let projectDir: string | null = null;
+/** The run's temporary folder: the server's project and the suite's results, side by side. */
+let workDir: string | null = null;
+let serverStderr = '';
 /** Set once a signal asked it to stop: nothing new is started (no retry either). */
 let stopping = false;
 
@@ -56,21 +59,23 @@ async function main(argv: string[]): Promise<number> {
   if (only && !serverScenarios(listing).includes(only)) throw new RunError(`--scenario ${only}: the suite has no such server scenario; it has ${serverScenarios(listing).join(', ')}.`);
   const downloaded = performance.now();
 
-  projectDir = await mkdtemp(path.join(os.tmpdir(), 'orchestrator-conformance-'));
+  workDir = await mkdtemp(path.join(os.tmpdir(), 'orchestrator-conformance-'));
+  const project = path.join(workDir, 'project');
+  await mkdir(project);
   const token = randomBytes(32).toString('base64url');
-  const serverUrl = await startServer(projectDir, token);
+  const serverUrl = await startServer(project, token);
   proxy = await startAuthProxy(serverUrl, token);
   const url = `${proxy.origin}${serverUrl.pathname}`;
   log(`server at ${serverUrl.href} (token on), suite talks to ${url} through the auth proxy`);
 
-  const outDir = path.join(projectDir, 'results');
+  const outDir = path.join(workDir, 'results');
   const args = ['server', '--url', url, '-o', outDir, ...(only ? ['--scenario', only] : ['--suite', SUITE])];
   const output = await suite(args, SUITE_TIMEOUT_MS, { allowFailure: true });
   const results = await readResults(outDir, scenarios);
   const suiteSeconds = (performance.now() - downloaded) / 1000;
 
   const verdict = judge(results, only ? expected.filter((s) => s === only) : expected);
-  if (!verdict.ok && process.env.CONFORMANCE_VERBOSE) process.stdout.write(`${output}\n`);
+  if (!verdict.ok && process.env.CONFORMANCE_VERBOSE) process.stdout.write(`--- the suite's output ---\n${output}\n--- the server's stderr (tail) ---\n${tail(serverStderr)}\n`);
   printSummary(verdict, { download: (downloaded - started) / 1000, suite: suiteSeconds, total: (performance.now() - started) / 1000 });
   return verdict.ok ? 0 : 1;
 }
@@ -138,16 +143,15 @@ async function startServer(dir: string, token: string): Promise<URL> {
   const child = spawn(process.execPath, [CLI, 'serve', '--http', '--port', '0'], { cwd: dir, env, stdio: ['ignore', 'ignore', 'pipe'] });
   running.add(child);
   child.on('close', () => running.delete(child));
-  let stderr = '';
-  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (serverStderr = (serverStderr + c.toString()).slice(-20_000)));
   const deadline = Date.now() + SERVER_START_TIMEOUT_MS;
   while (Date.now() < deadline) {
-    const printed = /serving MCP over HTTP at (\S+)/.exec(stderr);
-    if (printed && /bearer token from/.test(stderr)) return new URL(printed[1]!);
-    if (child.exitCode !== null) throw new RunError(`serve --http exited with ${child.exitCode} before listening:\n${tail(stderr)}`);
+    const printed = /serving MCP over HTTP at (\S+)/.exec(serverStderr);
+    if (printed && /bearer token from/.test(serverStderr)) return new URL(printed[1]!);
+    if (child.exitCode !== null) throw new RunError(`serve --http exited with ${child.exitCode} before listening:\n${tail(serverStderr)}`);
     await sleep(25);
   }
-  throw new RunError(`serve --http printed no URL within ${SERVER_START_TIMEOUT_MS / 1000} s:\n${tail(stderr)}`);
+  throw new RunError(`serve --http printed no URL within ${SERVER_START_TIMEOUT_MS / 1000} s:\n${tail(serverStderr)}`);
 }
 
 /** Each scenario's checks.json under <dir>/server-<scenario>-<timestamp>/; null for a scenario that left none. */
@@ -189,7 +193,7 @@ function printSummary(verdict: Verdict, seconds: { download: number; suite: numb
 async function cleanUp(): Promise<void> {
   await Promise.all([...running].map((child) => stop(child)));
   await proxy?.close().catch(() => undefined);
-  if (projectDir) await rm(projectDir, { recursive: true, force: true }).catch(() => undefined);
+  if (workDir) await rm(workDir, { recursive: true, force: true }).catch(() => undefined);
 }
 
 async function stop(child: ChildProcess): Promise<void> {
