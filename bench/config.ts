@@ -32,6 +32,10 @@ export interface BenchConfig {
   leaseAgents: number;
   leaseSubtasks: number;
   leaseCostRounds: number;
+  /** HTTP: rounds of the latency phase (plan + 4 execute/complete each), clients at once, and the plans each of them carries out. */
+  httpRounds: number;
+  httpClients: number;
+  httpPlansPerClient: number;
 }
 
 export const fullConfig: BenchConfig = {
@@ -50,6 +54,9 @@ export const fullConfig: BenchConfig = {
   leaseAgents: 8,
   leaseSubtasks: 200,
   leaseCostRounds: 100,
+  httpRounds: 150,
+  httpClients: 50,
+  httpPlansPerClient: 2,
 };
 
 export const smokeConfig: BenchConfig = {
@@ -68,6 +75,9 @@ export const smokeConfig: BenchConfig = {
   leaseAgents: 8,
   leaseSubtasks: 16,
   leaseCostRounds: 2,
+  httpRounds: 3,
+  httpClients: 4,
+  httpPlansPerClient: 1,
 };
 
 export const TOOLS = [
@@ -106,7 +116,15 @@ export function expectedRowLabels(config: BenchConfig): string[] {
   rows.push(LEASE_RACE_LABEL, LEASE_COST_LABEL);
   // PostgreSQL's row is added where a server answers: not required here.
   rows.push('complete_subtask with encryption at rest (file store)');
+  // The PostgreSQL row of the many-clients run appears only where that store and a database are available.
+  rows.push(...HTTP_LATENCY_LABELS, httpClientsLabel('file store', config.httpClients));
   return rows;
+}
+
+export const HTTP_LATENCY_LABELS = ['HTTP floor: ping round trip', 'HTTP floor: write (ping round trip + sync durable replace)', 'HTTP execute_subtask', 'HTTP complete_subtask'] as const;
+
+export function httpClientsLabel(store: string, clients: number): string {
+  return `HTTP, ${clients} clients at once, ${store}`;
 }
 
 export function contentionLabel(mode: Mode, processes: number): string {

@@ -50,20 +50,23 @@ export async function spawnServer(options: SpawnOptions): Promise<Server> {
   return {
     pid,
     connectMs,
-    async call(name, args = {}) {
-      const t0 = performance.now();
-      const result = (await client.callTool({ name, arguments: args })) as { isError?: boolean; content: { type: string; text?: string }[]; structuredContent?: unknown };
-      const elapsed = performance.now() - t0;
-      return {
-        isError: result.isError === true,
-        text: result.content.map((c) => c.text ?? '').join('\n'),
-        data: result.structuredContent,
-        bytes: Buffer.byteLength(JSON.stringify(result)),
-        ms: elapsed,
-      };
-    },
+    call: (name, args = {}) => timedCall(client, name, args),
     stderrTail: () => tail,
     close: () => client.close(),
+  };
+}
+
+/** Calls a tool through a connected client, timing it from the call to the answer (over stdio or HTTP). */
+export async function timedCall(client: Client, name: string, args: Record<string, unknown> = {}): Promise<Reply> {
+  const t0 = performance.now();
+  const result = (await client.callTool({ name, arguments: args })) as { isError?: boolean; content: { type: string; text?: string }[]; structuredContent?: unknown };
+  const elapsed = performance.now() - t0;
+  return {
+    isError: result.isError === true,
+    text: result.content.map((c) => c.text ?? '').join('\n'),
+    data: result.structuredContent,
+    bytes: Buffer.byteLength(JSON.stringify(result)),
+    ms: elapsed,
   };
 }
 

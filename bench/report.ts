@@ -1,8 +1,9 @@
 /** The results table: one row per figure, with its ratio to the floor, its target and PASS/MISS. */
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
-import { contentionLabel, LEASE_COST_LABEL, LEASE_RACE_LABEL, MODES, TOOLS, WRITE_TOOLS, type BenchConfig, type ToolName } from './config.js';
+import { contentionLabel, HTTP_LATENCY_LABELS, httpClientsLabel, LEASE_COST_LABEL, LEASE_RACE_LABEL, MODES, TOOLS, WRITE_TOOLS, type BenchConfig, type ToolName } from './config.js';
 import type { ContentionResult } from './contention.js';
+import type { HttpResult, ManyClientsResult } from './http.js';
 import type { LeaseResult } from './leases.js';
 import { ROOT } from './mcp.js';
 import type { PerToolResult } from './per-tool.js';
@@ -26,6 +27,7 @@ export interface Measurements {
   scales: ScaleResult[];
   contention: ContentionResult[];
   leases: LeaseResult;
+  http: HttpResult;
 }
 
 const TOKENS_PER_BYTE = 1 / 4;
@@ -154,7 +156,41 @@ export function buildRows(m: Measurements): Row[] {
     }
   }
   rows.push(...leaseRows(m.leases));
+  rows.push(...httpRows(m.http, m.perTool.tools.orchestrator_complete_subtask));
   return rows;
+}
+
+function httpRows(h: HttpResult, stdioComplete: number[]): Row[] {
+  const { floor, durable, execute, complete } = h.latency;
+  const rt = p50(floor);
+  const writeFloor = rt + p50(durable);
+  const [floorLabel, writeFloorLabel, executeLabel, completeLabel] = HTTP_LATENCY_LABELS;
+  const cr = ratio(p50(complete), writeFloor);
+  return [
+    { label: floorLabel, value: lat(floor), ratio: '1.00x', target: '', result: 'info', note: `n=${floor.length}, ping over the session of serve --http (token and Host checks, session lookup, the SDK's Streamable HTTP transport on both ends) after every call below` },
+    { label: writeFloorLabel, value: `p50 ${ms(writeFloor)}`, ratio: '1.00x', target: '', result: 'info', note: `the reference for tools that change a task over HTTP; the sync durable replace p50 ${ms(p50(durable))} (n=${durable.length}) is taken after every write below` },
+    { label: executeLabel, value: lat(execute), ratio: `${x(ratio(p50(execute), writeFloor))} HTTP write floor`, target: '', result: 'info', note: `n=${execute.length}; ${x(ratio(p50(execute), rt))} the HTTP round trip` },
+    {
+      label: completeLabel,
+      value: lat(complete),
+      ratio: `${x(cr)} HTTP write floor`,
+      target: '<= 1.5x HTTP write floor',
+      result: judge(cr <= 1.5),
+      note: `n=${complete.length}, parent of 5 subtasks, stays active; ${x(ratio(p50(complete), rt))} the bare HTTP round trip; ${x(ratio(p50(complete), p50(stdioComplete)))} complete_subtask over stdio`,
+    },
+    ...h.manyClients.map(manyClientsRow),
+  ];
+}
+
+function manyClientsRow(r: ManyClientsResult): Row {
+  return {
+    label: httpClientsLabel(r.store, r.clients),
+    value: `${r.throughput.toFixed(0)} calls/s · p95 ${ms(p95(r.latencies))} · lost ${r.lost}`,
+    ratio: '',
+    target: '0 lost, 0 errors',
+    result: judge(r.lost === 0 && r.errors === 0 && r.checked > 0),
+    note: `${r.clients} sessions (one agent each) each plan, execute and complete (${r.calls} calls in ${r.seconds.toFixed(2)} s); complete_subtask p50 ${ms(p50(r.complete))} · p95 ${ms(p95(r.complete))}; ${r.checked} acknowledged plans and completions looked up through a restarted server, ${r.lost} missing; errors ${r.errors}${r.errorSamples.length ? ` (e.g. ${r.errorSamples[0]!.replace(/\|/g, '/').slice(0, 120)})` : ''}`,
+  };
 }
 
 function leaseRows(l: LeaseResult): Row[] {
@@ -204,7 +240,7 @@ export function machineLine(): string {
   return `${cpus.length} cores (${cpus[0]?.model.trim() ?? 'unknown CPU'}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, ${os.type()} ${os.release()}, Node ${process.version}`;
 }
 
-export function renderMarkdown(config: BenchConfig, rows: Row[], extra: { started: Date; seconds: number; workDir: string; meanFileBytes: number; loadBefore: number[] }): string {
+export function renderMarkdown(config: BenchConfig, rows: Row[], extra: { started: Date; seconds: number; workDir: string; meanFileBytes: number; loadBefore: number[]; skipped: string[] }): string {
   const passed = rows.filter((r) => r.result === 'PASS').length;
   const missed = rows.filter((r) => r.result === 'MISS');
   return [
@@ -216,6 +252,7 @@ export function renderMarkdown(config: BenchConfig, rows: Row[], extra: { starte
     `- Load average (1 min) before / after the run: ${extra.loadBefore[0]!.toFixed(2)} / ${os.loadavg()[0]!.toFixed(2)} (other work on the machine makes every figure noisier)`,
     `- Run: \`${config.smoke ? 'npm run bench -- --smoke' : 'npm run bench'}\`, ${extra.seconds.toFixed(0)} s; data under ${extra.workDir} (generated task files average ${(extra.meanFileBytes / 1024).toFixed(1)} KB)`,
     `- Targets: ${passed} PASS, ${missed.length} MISS${missed.length ? ` (${missed.map((r) => r.label).join('; ')})` : ''}`,
+    ...extra.skipped.map((s) => `- Skipped: ${s}`),
     '',
     renderTable(rows),
     '',
@@ -226,6 +263,9 @@ export function renderMarkdown(config: BenchConfig, rows: Row[], extra: { starte
     'read-only tools with the round trip. Latencies are client-side, call to answer; p50/p95 are nearest-rank percentiles; cold starts are medians.',
     'Tokens are reply bytes / 4, counting content text and structuredContent. Contention ratios compare with one process in the same mode;',
     'lost updates are checked on disk after all servers exit (results of every acknowledged call present, revisions grown by exactly the acknowledged changes).',
+    'HTTP rows: `serve --http` with its token, driven by the official client\'s Streamable HTTP transport; its floor is a ping over the same session after every call,',
+    'its write floor that plus a sync durable replace taken after every write. The many-clients rows run that many sessions at once, each planning, executing and completing;',
+    'every acknowledged plan and completion is then looked up through a new server on the same store (the PostgreSQL row needs `serve --database-url` and a reachable database).',
     '',
   ].join('\n');
 }
