@@ -109,12 +109,13 @@ export class McpHttpServer {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const from = req.socket.remoteAddress; // gone from the socket once it is closed
     this.answering.add(res);
     res.on('close', () => this.answering.delete(res));
     try {
       await this.route(req, res);
     } catch (error) {
-      if (clientWentAway(req, error)) return this.options.logger.info(`HTTP ${req.method} ${pathOf(req.url)}: the client closed the connection before its request was complete; nothing was done`, { from: req.socket.remoteAddress });
+      if (clientWentAway(req, error)) return this.options.logger.info(`HTTP ${req.method} ${pathOf(req.url)}: the client closed the connection before its request was complete; nothing was done`, { from });
       this.options.logger.error(`HTTP ${req.method} ${req.url}: ${(error as Error).message}`, { stack: (error as Error).stack });
       if (!res.headersSent) reply(res, 500, rpcError(-32603, 'Internal server error: the request was not completed; see the server log.'));
       else res.destroy();
