@@ -102,7 +102,11 @@ interface Flood {
   cutAfterMs: number | null;
 }
 
-/** Sends headers, then a chunked body of spaces for as long as the server takes it (at most `giveUpMs`). */
+/**
+ * Sends headers, then a chunked body of spaces for as long as the server takes it (at most `giveUpMs`).
+ * It reads nothing for its first 300 ms, as a client busy sending would: a server that resets the
+ * connection right after its reply then makes the reply vanish before it is read.
+ */
 function floodBody(server: HttpServerProcess, headers: string, giveUpMs: number): Promise<Flood> {
   return new Promise((resolve) => {
     const socket = net.connect(Number(server.url.port), '127.0.0.1');
@@ -125,6 +129,8 @@ function floodBody(server: HttpServerProcess, headers: string, giveUpMs: number)
         if (!socket.write(frame)) return void socket.once('drain', pump);
       }
     };
+    socket.pause();
+    setTimeout(() => socket.resume(), 300);
     socket.on('data', (d: Buffer) => {
       if (!reply) repliedAt = Date.now();
       reply += d.toString();

@@ -140,7 +140,7 @@ export class McpHttpServer {
   private hostAndOriginAllowed(req: IncomingMessage, res: ServerResponse): boolean {
     res.setHeader('Connection', 'close');
     if (!this.checkOrigin(req, res)) {
-      closeAfterReply(req, res);
+      closeAfterReply(req);
       return false;
     }
     res.removeHeader('Connection');
@@ -345,13 +345,27 @@ function reply(res: ServerResponse, status: number, body: object, headers: Recor
  */
 function refuseUnread(req: IncomingMessage, res: ServerResponse, status: number, body: object, headers: Record<string, string> = {}): void {
   reply(res, status, body, { ...headers, Connection: 'close' });
-  closeAfterReply(req, res);
+  closeAfterReply(req);
 }
 
-/** Ends the connection once the reply is handed to the system: the rest of the request is never read. */
-function closeAfterReply(req: IncomingMessage, res: ServerResponse): void {
-  if (res.writableFinished) req.destroy();
-  else res.once('finish', () => req.destroy());
+/** How long a connection closed after a refusal stays open for its client to read the reply. */
+const LINGER_MS = 1_000;
+
+/**
+ * Ends the connection after the reply, with the rest of the request unread. Node closes a
+ * "Connection: close" reply with the socket's destroySoon, which destroys it as soon as the reply is
+ * flushed; with request bytes still unread, the kernel then sends a reset that can discard the reply
+ * before the client reads it (seen under load). So the socket ends (the client reads the reply, then
+ * the end), reads no more, and is destroyed LINGER_MS later, whatever the client still sends.
+ */
+function closeAfterReply(req: IncomingMessage): void {
+  // Called right after the reply's end(): Node calls destroySoon later, once the reply's 'finish' is emitted.
+  const socket = req.socket;
+  socket.destroySoon = () => {
+    socket.end();
+    socket.pause();
+    setTimeout(() => socket.destroy(), LINGER_MS).unref();
+  };
 }
 
 function headerOf(req: IncomingMessage, name: string): string | undefined {
