@@ -1,6 +1,6 @@
 import { DEFAULT_HTTP_PORT, encryptionConfigured, HTTP_TOKEN_VARIABLE, InvalidSettingError, MIN_REMOTE_TOKEN_LENGTH, readHttpSettings, type HttpSettings, type Settings } from '../config.js';
 import { FileLogger } from '../logging/logger.js';
-import { McpHttpServer } from '../mcp/http/http-server.js';
+import { maxConnectionsFor, McpHttpServer } from '../mcp/http/http-server.js';
 import { isLoopback } from '../mcp/http/endpoint.js';
 import { allowedOriginHostname } from '../mcp/http/request-checks.js';
 import { resolveToken, type TokenSource } from '../mcp/http/token.js';
@@ -87,6 +87,7 @@ function announce(url: URL, host: string, source: TokenSource, http: HttpSetting
     max_sessions: http.maxSessions,
     max_calls_per_session: http.maxCallsPerSession,
     max_body_bytes: http.maxBodyBytes,
+    max_connections: maxConnectionsFor(http),
   });
 }
 

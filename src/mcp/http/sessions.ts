@@ -16,6 +16,12 @@ export interface HttpSession {
   lastActive: number;
   /** Its JSON-RPC requests still waiting for their replies. */
   callsInFlight: number;
+  /**
+   * The JSON-RPC ids of its requests the SDK is still answering. The SDK maps each id to the HTTP
+   * response that waits for it: a second request with the same id would take over that mapping and
+   * leave the first response waiting forever, so such a request is refused before the SDK sees it.
+   */
+  readonly idsInFlight: Set<string | number>;
 }
 
 export interface SessionLimits {
@@ -81,7 +87,7 @@ export class SessionRegistry {
       // that drops the connection mid-call then only misses the reply; the call itself runs to its end.
       enableJsonResponse: true,
       onsessioninitialized: (id) => {
-        registered = { id, agentId, transport, server, lastActive: this.now(), callsInFlight: 0 };
+        registered = { id, agentId, transport, server, lastActive: this.now(), callsInFlight: 0, idsInFlight: new Set() };
         this.sessions.set(id, registered);
         this.logger.info(`HTTP session opened: calls naming no agent_id act for ${agentId}`, { sessions: this.sessions.size });
       },
