@@ -12,7 +12,7 @@ import { FileTaskStore } from '../store/file/file-task-store.js';
 import type { RecoveryReport } from '../store/file/recovery.js';
 import type { PostgresTaskStore } from '../store/postgres/postgres-task-store.js';
 import { layoutFor, type Layout } from '../store/file/layout.js';
-import { defaultLockOptions, LockManager } from '../store/file/lock.js';
+import { projectLockManager } from '../store/file/lock.js';
 import { judgeOwner, selfIdentity } from '../store/file/owner.js';
 import { loadRoleCatalog, prepareRoleFiles } from '../roles/role-files.js';
 
@@ -74,15 +74,7 @@ async function openFileProject(baseDir: string, settings: Settings, logger: Proj
       // an unwritable folder: opening the store below reports it
     }
   }
-  const locks = new LockManager(
-    layout.locksDir,
-    defaultLockOptions({
-      timeoutMs: settings.lockTimeoutMs,
-      staleMs: settings.lockStaleMs,
-      refreshMs: Math.max(50, Math.min(5_000, settings.lockStaleMs / 4)),
-      onTakeover: (name, owner, reason) => logger.warn(`Took over the lock of ${name}: ${reason}`, { lock: name, previous_owner: owner }),
-    }),
-  );
+  const locks = projectLockManager(layout.locksDir, settings, logger);
   const files = await FileTaskStore.open({ layout, logger, locks, recover: options.recover, verifyInBackground: options.verifyInBackground, readOnly });
   const store = withEncryption(files, settings, (id) => files.locate(id));
   if (!readOnly) {

@@ -2,7 +2,7 @@ import type { Logger } from '../app/ports.js';
 import type { Settings } from '../config.js';
 import type { OpenProject } from '../compose/open-project.js';
 import { ensureLayout, type Layout } from '../store/file/layout.js';
-import { defaultLockOptions, LockManager } from '../store/file/lock.js';
+import { projectLockManager } from '../store/file/lock.js';
 import { FileStateStore } from './file-state.js';
 import type { PostgresStateStore } from './postgres-state.js';
 import type { StateStore } from './state-store.js';
@@ -10,15 +10,7 @@ import type { StateStore } from './state-store.js';
 /** The file store of a project as entries, with the same locks as its servers (created if missing). */
 export async function openFileState(layout: Layout, settings: Settings, logger: Logger): Promise<FileStateStore> {
   await ensureLayout(layout);
-  const locks = new LockManager(
-    layout.locksDir,
-    defaultLockOptions({
-      timeoutMs: settings.lockTimeoutMs,
-      staleMs: settings.lockStaleMs,
-      refreshMs: Math.max(50, Math.min(5_000, settings.lockStaleMs / 4)),
-      onTakeover: (name, _owner, reason) => logger.warn(`Took over the lock of ${name}: ${reason}`),
-    }),
-  );
+  const locks = projectLockManager(layout.locksDir, settings, logger);
   return new FileStateStore(layout, locks, logger);
 }
 

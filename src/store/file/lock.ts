@@ -45,6 +45,22 @@ export function defaultLockOptions(overrides: Partial<LockOptions> = {}): LockOp
   return { timeoutMs: 10_000, staleMs: 30_000, refreshMs: 5_000, identity: selfIdentity(), isPidAlive, ...overrides };
 }
 
+/**
+ * The lock manager of a project's locks/ folder as servers and commands use it: the configured wait and
+ * staleness, a refresh every stale/4 (between 50 ms and 5 s), and takeovers logged.
+ */
+export function projectLockManager(locksDir: string, settings: { lockTimeoutMs: number; lockStaleMs: number }, logger: { warn(message: string, data?: Record<string, unknown>): void }): LockManager {
+  return new LockManager(
+    locksDir,
+    defaultLockOptions({
+      timeoutMs: settings.lockTimeoutMs,
+      staleMs: settings.lockStaleMs,
+      refreshMs: Math.max(50, Math.min(5_000, settings.lockStaleMs / 4)),
+      onTakeover: (name, owner, reason) => logger.warn(`Took over the lock of ${name}: ${reason}`, { lock: name, previous_owner: owner }),
+    }),
+  );
+}
+
 export interface ObservedLock {
   owner: LockOwner | null;
   /** Identity of the file we looked at, for locks whose content could not be read. */
