@@ -40,7 +40,7 @@ export async function serveHttp(options: ServeOptions): Promise<void> {
     const project = await projectHost.project();
     const bearer = await resolveToken(http.token, project.layout.root);
     if (!isLoopback(host)) refuseShortToken(bearer.token.length, host, bearer.source.kind === 'file' ? `the token file ${bearer.source.file}` : HTTP_TOKEN_VARIABLE);
-    server = new McpHttpServer({ host, port, allowedOrigins, token: bearer.token, limits: http, createServer: (agentId) => createServer(projectHost.forAgent(agentId), logger), logger });
+    server = new McpHttpServer({ host, port, allowedOrigins, token: bearer.token, limits: http, createServer: (agentId) => createServer(projectHost.forAgent(agentId), logger), logger, dashboard: { orchestrator: async (agentId) => (await projectHost.orchestrator()).actingAs(agentId) } });
     const url = await server.listen();
     announce(url, host, bearer.source, http, logger);
   } catch (error) {
