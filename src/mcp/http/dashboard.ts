@@ -19,7 +19,8 @@ const MAX_FORM_BYTES = 16 * 1024;
 const SECURITY_HEADERS = {
   'Content-Security-Policy': "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   'X-Content-Type-Options': 'nosniff',
-  'Referrer-Policy': 'no-referrer',
+  // same-origin, not no-referrer: under no-referrer a form's POST carries "Origin: null", which the login refuses.
+  'Referrer-Policy': 'same-origin',
   'Cache-Control': 'no-store',
 };
 
@@ -64,7 +65,7 @@ export class Dashboard {
       this.sessions.close(req.headers.cookie);
       return json(res, 200, { ok: true });
     }
-    if (path === '/dashboard/api/events' && req.method === 'GET') return this.events(req, res);
+    if (path === '/dashboard/api/events' && req.method === 'GET') return this.events(res);
     try {
       const orchestrator = await this.options.orchestrator(`dashboard:${session.shortId}`);
       const body = req.method === 'POST' ? await readJson(req) : null;
@@ -124,16 +125,21 @@ export class Dashboard {
   }
 
   /** Server-Sent Events: "changed" with the ids of parents whose stored state moved, polled once a second while anyone listens. */
-  private events(req: IncomingMessage, res: ServerResponse): void {
+  private events(res: ServerResponse): void {
     if (this.clients.size >= MAX_EVENT_CLIENTS) return json(res, 503, { error: 'TOO_MANY_CLIENTS', message: `At most ${MAX_EVENT_CLIENTS} dashboards follow changes at once; close one.` });
     res.writeHead(200, { ...SECURITY_HEADERS, 'Content-Type': 'text/event-stream', Connection: 'keep-alive' });
     res.write('retry: 2000\n: connected\n\n');
     this.clients.add(res);
-    req.on('close', () => {
+    res.on('close', () => {
+      // The response's close, not the request's: a GET request "closes" as soon as it has been read.
       this.clients.delete(res);
       if (this.clients.size === 0) this.stopPolling();
     });
-    if (!this.poller) this.poller = setInterval(() => void this.poll(), POLL_MS);
+    if (!this.poller) {
+      // The baseline now: a change in the first second after a page connects must not become the baseline.
+      void this.poll();
+      this.poller = setInterval(() => void this.poll(), POLL_MS);
+    }
   }
 
   private async poll(): Promise<void> {

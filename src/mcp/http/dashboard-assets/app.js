@@ -69,10 +69,10 @@ async function listView() {
   const filterButton = (name) => el('button', { type: 'button', 'aria-pressed': String(state.filter === name), onclick: () => { state.filter = name; state.offset = 0; render(); } }, name);
   const items = data.parents.map((p) => el('li', { 'data-parent': p.parent_task_id },
     el('a', { href: `#/p/${enc(p.parent_task_id)}` }, p.title || p.parent_task_id),
-    el('div', { class: 'meta' }, `${p.parent_task_id} · ${p.progress.completed}/${p.progress.total} done · updated ${when(p.updated_at)}`,
+    el('div', { class: 'meta' }, `${p.parent_task_id} · ${p.progress.completed_subtasks}/${p.progress.total_subtasks} done · updated ${when(p.updated_at)}`,
       p.blocked ? el('span', { class: 's-blocked badge' }, ` · ${p.blocked} blocked`) : null,
       p.interrupted ? el('span', { class: 's-blocked badge' }, ` · ${p.interrupted} interrupted`) : null),
-    el('progress', { max: p.progress.total || 1, value: p.progress.completed, 'aria-label': `${p.progress.percent}% done` })));
+    el('progress', { max: p.progress.total_subtasks || 1, value: p.progress.completed_subtasks, 'aria-label': `${p.progress.progress_percentage}% done` })));
   const last = Math.min(data.offset + data.parents.length, data.total);
   return el('div', {},
     el('h1', {}, 'Tasks'),
@@ -143,8 +143,8 @@ async function parentView(id) {
   return el('div', {},
     el('p', {}, el('a', { href: '#/' }, '← All tasks')),
     el('h1', {}, parent.title || parent.parent_task_id),
-    el('p', { class: 'meta' }, `${parent.parent_task_id} · ${detail.location} · ${detail.progress.completed}/${detail.progress.total} done`),
-    el('progress', { max: detail.progress.total || 1, value: detail.progress.completed, 'aria-label': `${detail.progress.percent}% done` }),
+    el('p', { class: 'meta' }, `${parent.parent_task_id} · ${detail.location} · ${detail.progress.completed_subtasks}/${detail.progress.total_subtasks} done`),
+    el('progress', { max: detail.progress.total_subtasks || 1, value: detail.progress.completed_subtasks, 'aria-label': `${detail.progress.progress_percentage}% done` }),
     el('pre', { class: 'text' }, parent.description),
     done && detail.location === 'active' ? el('div', { class: 'actions' }, el('button', { type: 'button', onclick: () => act(`Archive "${parent.title}"? It moves to the archive; nothing is deleted.`, 'archive', { parent_task_id: id }) }, 'Archive this task')) : null,
     el('h2', {}, 'Subtasks'),
@@ -215,7 +215,12 @@ function startEvents() {
   const events = new EventSource('/dashboard/api/events');
   state.events = events;
   let pending = null;
-  events.addEventListener('open', () => (live.textContent = 'live'));
+  let opened = false;
+  events.addEventListener('open', () => {
+    live.textContent = 'live';
+    if (opened) render(); // reconnected: changes made while the stream was down were not announced
+    opened = true;
+  });
   events.addEventListener('error', () => (live.textContent = 'reconnecting…'));
   events.addEventListener('changed', (event) => {
     const ids = JSON.parse(event.data).parent_task_ids;
