@@ -80,7 +80,7 @@ function refuseShortToken(length: number, host: string, source: string): void {
 function announce(url: URL, host: string, source: TokenSource, http: HttpSettings, logger: FileLogger): void {
   const bound = isLoopback(host) ? '' : ` (bound to ${host}: other machines can connect)`;
   const token = source.kind === 'environment' ? `bearer token from ${HTTP_TOKEN_VARIABLE}` : `bearer token in ${source.file}${source.created ? ' (generated now)' : ''}`;
-  process.stderr.write(`task-orchestrator: serving MCP over HTTP at ${url.href}${bound}\ntask-orchestrator: ${token}\n`);
+  process.stderr.write(`task-orchestrator: serving MCP over HTTP at ${url.href}${bound}\ntask-orchestrator: ${token}\ntask-orchestrator: dashboard at ${new URL('/', url).href} (open it with ?token=<token>, or enter the token in the page)\n`);
   logger.info(`Serving MCP over HTTP at ${url.href}${bound}; ${token}`, {
     pid: process.pid,
     idle_seconds: http.idleMs / 1000,

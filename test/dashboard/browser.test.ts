@@ -53,7 +53,7 @@ describe('dashboard in a browser', { skip: !available && `no ${CHROMIUM}` }, () 
     await project?.remove();
   });
 
-  const shot = (name: string) => page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
+  const shot = (name: string) => page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: name === 'history' });
 
   it('without a session shows the token form and no task data; a wrong token is refused', async () => {
     await page.goto(`${base}/`);
