@@ -1,8 +1,10 @@
 /** The dashboard over HTTP: login and its cookie, 401 without it, the Host/Origin checks, CSRF, the actions and their history. */
 import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
+import { request } from 'node:http';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { MAX_EVENT_CLIENTS } from '../../src/mcp/http/dashboard.js';
 import { connectHttp, rawRequest, startServer, type HttpServerProcess } from '../http/harness.js';
 import { samplePlan, tempProject, type Connection } from '../mcp/harness.js';
 
@@ -131,5 +133,40 @@ describe('dashboard actions', () => {
     const reply = await rawRequest(server.url, { path: '/dashboard/api/actions/archive', headers: { Cookie: cookie, Origin: origin() }, body: JSON.stringify({ parent_task_id: parentId }) });
     assert.equal(reply.status, 409);
     assert.match(JSON.parse(reply.body).message, /not completed/);
+  });
+});
+
+describe('dashboard events', () => {
+  it('streams "changed" with the parent id after a change through MCP, and bounds the number of listeners', async () => {
+    const cookie = await login();
+    const open = (onData?: (text: string) => void) =>
+      new Promise<{ status: number; close(): void }>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port: server.url.port, path: '/dashboard/api/events', headers: { Cookie: cookie } }, (res) => {
+          res.setEncoding('utf8');
+          res.on('data', (text: string) => onData?.(text));
+          resolve({ status: res.statusCode ?? 0, close: () => req.destroy() });
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    let received = '';
+    const first = await open((text) => (received += text));
+    const others = [];
+    try {
+      assert.equal(first.status, 200);
+      for (let i = 1; i < MAX_EVENT_CLIENTS; i++) others.push(await open());
+      const refused = await open();
+      assert.equal(refused.status, 503, 'one more than the bound is refused');
+      refused.close();
+      await new Promise((resolve) => setTimeout(resolve, 300)); // the baseline is taken
+      const note = await mcp.call('orchestrator_execute_subtask', { task_id: firstSubtask });
+      assert.equal(note.isError, false, note.text);
+      const deadline = Date.now() + 2000;
+      while (!received.includes('event: changed') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.match(received, new RegExp(`event: changed\ndata: \\{"parent_task_ids":\\["${parentId}"\\]`));
+    } finally {
+      first.close();
+      for (const other of others) other.close();
+    }
   });
 });
