@@ -152,4 +152,16 @@ describe('dashboard in a browser', { skip: !available && `no ${CHROMIUM}` }, () 
     assert.ok((await page.locator('table').textContent())!.includes('task_garbage001'));
     await shot('health');
   });
+
+  it('follows the dark theme and fits a narrow window', async () => {
+    const light = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await page.setViewportSize({ width: 390, height: 800 });
+    await page.goto(`${base}/#/p/${parentId}`);
+    await page.locator('[data-subtask]').first().waitFor();
+    const dark = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    assert.notEqual(dark, light, 'another background in the dark theme');
+    assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'no sideways scrolling of the page (the graph scrolls in its box)');
+    await shot('narrow-dark');
+  });
 });
