@@ -19,6 +19,7 @@ import { runPostgres } from './postgres.js';
 import { postgresRows, renderComparison } from './postgres-report.js';
 import { buildRows, renderMarkdown, renderTable } from './report.js';
 import { encryptionRows, runEncryptionAtRest } from './encryption-at-rest.js';
+import { dashboardRows, runDashboard } from './dashboard.js';
 import { FULL_SAFETY, runSafetyMicro, safetyRows, SMOKE_SAFETY } from './safety.js';
 import { prepareScales, runColdStarts, runScaleWorkload, type ScaleResult } from './scale.js';
 
@@ -61,7 +62,10 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
   const http = await runHttp(config, workDir, progress);
   const skipped = http.postgresSkipped ? [`HTTP on PostgreSQL: ${http.postgresSkipped}`] : [];
 
-  const rows = [...buildRows({ perTool, coldStarts, scales, contention, leases, http }), ...safetyRows(safety), ...encryptionRows(encryption), ...(postgres ? postgresRows(postgres) : [])];
+  // No rows without /usr/bin/chromium (it says so): like PostgreSQL's, these rows are not required.
+  const dashboard = await runDashboard(smoke ? 20 : 10_000, smoke ? 1 : 5, workDir, progress);
+
+  const rows = [...buildRows({ perTool, coldStarts, scales, contention, leases, http }), ...safetyRows(safety), ...encryptionRows(encryption), ...(postgres ? postgresRows(postgres) : []), ...dashboardRows(dashboard)];
   const comparison = postgres ? `\n## The two stores side by side (same run)\n\n${renderComparison(postgres, perTool, contention)}\n` : '';
   const elapsed = (performance.now() - t0) / 1000;
   const markdown = renderMarkdown(config, rows, { started, seconds: elapsed, workDir: path.relative(ROOT, workDir), meanFileBytes, loadBefore, skipped }) + comparison;

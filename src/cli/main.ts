@@ -45,6 +45,24 @@ SIGTERM or SIGINT stops it after the calls in flight (within 10 s). A port in us
   );
 
 program
+  .command('dashboard')
+  .description('Open the browser dashboard of this project: starts "serve --http" unless a server already answers on the port, and prints the address')
+  .option('--base-dir <dir>', BASE_DIR_HELP)
+  .option('--database-url <url>', DATABASE_URL_HELP)
+  .option('--port <port>', `the port (default ${DEFAULT_HTTP_PORT}; 0 for any free one)`)
+  .option('--host <address>', 'the address to listen on (default 127.0.0.1)')
+  .option('--allowed-origin <origin>', 'also accept requests whose Host or Origin names this; repeatable', collect)
+  .addHelpText('after', `${examples('dashboard', 'dashboard --port 8900')}
+
+Prints (on stderr) the address, e.g. http://127.0.0.1:${DEFAULT_HTTP_PORT}/, and where the token is; never the token.`)
+  .action((options: { baseDir?: string; port?: string; host?: string; allowedOrigin?: string[]; databaseUrl?: string }) =>
+    runCommand(async () => {
+      await (await import('./commands/dashboard.js')).dashboard(options);
+      return EXIT.OK;
+    }),
+  );
+
+program
   .command('status')
   .description('Show every unfinished task with its progress, interrupted and blocked subtasks')
   .option('--all', 'include completed and archived tasks')

@@ -40,7 +40,7 @@ export async function serveHttp(options: ServeOptions): Promise<void> {
     const project = await projectHost.project();
     const bearer = await resolveToken(http.token, project.layout.root);
     if (!isLoopback(host)) refuseShortToken(bearer.token.length, host, bearer.source.kind === 'file' ? `the token file ${bearer.source.file}` : HTTP_TOKEN_VARIABLE);
-    server = new McpHttpServer({ host, port, allowedOrigins, token: bearer.token, limits: http, createServer: (agentId) => createServer(projectHost.forAgent(agentId), logger), logger });
+    server = new McpHttpServer({ host, port, allowedOrigins, token: bearer.token, limits: http, createServer: (agentId) => createServer(projectHost.forAgent(agentId), logger), logger, dashboard: { orchestrator: async (agentId) => (await projectHost.orchestrator()).actingAs(agentId) } });
     const url = await server.listen();
     announce(url, host, bearer.source, http, logger);
   } catch (error) {
@@ -80,7 +80,7 @@ function refuseShortToken(length: number, host: string, source: string): void {
 function announce(url: URL, host: string, source: TokenSource, http: HttpSettings, logger: FileLogger): void {
   const bound = isLoopback(host) ? '' : ` (bound to ${host}: other machines can connect)`;
   const token = source.kind === 'environment' ? `bearer token from ${HTTP_TOKEN_VARIABLE}` : `bearer token in ${source.file}${source.created ? ' (generated now)' : ''}`;
-  process.stderr.write(`task-orchestrator: serving MCP over HTTP at ${url.href}${bound}\ntask-orchestrator: ${token}\n`);
+  process.stderr.write(`task-orchestrator: serving MCP over HTTP at ${url.href}${bound}\ntask-orchestrator: ${token}\ntask-orchestrator: dashboard at ${new URL('/', url).href} (open it with ?token=<token>, or enter the token in the page)\n`);
   logger.info(`Serving MCP over HTTP at ${url.href}${bound}; ${token}`, {
     pid: process.pid,
     idle_seconds: http.idleMs / 1000,

@@ -68,8 +68,8 @@ after(async () => {
 describe('the packed and installed package', () => {
   test('the tarball holds the built program and its documents, and no tests, sources or source maps', () => {
     assert.equal(path.basename(tarball), `${MANIFEST.name}-${MANIFEST.version}.tgz`);
-    for (const needed of ['package.json', 'README.md', 'dist/cli/main.js', 'dist/mcp/server.js', 'docs/cli.md']) assert.ok(files.includes(needed), `${needed} is packed`);
-    const stray = files.filter((f) => !/^(dist\/.*\.js|docs\/[^/]+\.md|README\.md|LICENSE|package\.json)$/.test(f));
+    for (const needed of ['package.json', 'README.md', 'dist/cli/main.js', 'dist/mcp/server.js', 'docs/cli.md', 'dist/mcp/http/dashboard-assets/index.html', 'dist/mcp/http/dashboard-assets/app.js', 'dist/mcp/http/dashboard-assets/style.css']) assert.ok(files.includes(needed), `${needed} is packed`);
+    const stray = files.filter((f) => !/^(dist\/.*\.js|dist\/mcp\/http\/dashboard-assets\/(index\.html|style\.css)|docs\/[^/]+\.md|README\.md|LICENSE|package\.json)$/.test(f));
     assert.deepEqual(stray, [], 'nothing but dist/*.js, docs, README, LICENSE and package.json');
   });
 

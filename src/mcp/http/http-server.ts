@@ -6,6 +6,7 @@ import { bareHost, HEALTH_PATH, isWildcard, MCP_PATH, urlHostname } from './endp
 import { corsHeaders, originPolicy, passesOriginPolicy, preflightHeaders } from './request-checks.js';
 import { SessionRegistry, type HttpSession } from './sessions.js';
 import { bearerMatches } from './token.js';
+import { Dashboard, type DashboardOptions } from './dashboard.js';
 
 export interface HttpLimits {
   maxBodyBytes: number;
@@ -24,6 +25,8 @@ export interface McpHttpServerOptions {
   /** The McpServer of a new session, whose calls act for `agentId`. */
   createServer: (agentId: string) => McpServer;
   logger: Logger;
+  /** The browser dashboard at / (its use cases); none: only /mcp and /healthz. */
+  dashboard?: Pick<DashboardOptions, 'orchestrator'>;
 }
 
 /** Listening failed: the message names the address and what to do. */
@@ -61,8 +64,10 @@ export class McpHttpServer {
   private readonly checkOrigin: (req: IncomingMessage, res: ServerResponse) => boolean;
   private readonly answering = new Set<ServerResponse>();
   private closing = false;
+  private readonly dashboard: Dashboard | null;
 
   constructor(private readonly options: McpHttpServerOptions) {
+    this.dashboard = options.dashboard ? new Dashboard({ token: options.token, logger: options.logger, orchestrator: options.dashboard.orchestrator }) : null;
     this.sessions = new SessionRegistry(options.limits, options.createServer, options.logger);
     this.checkOrigin = passesOriginPolicy(originPolicy(options.host, options.allowedOrigins));
     this.http = createHttpServer({ headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, connectionsCheckingInterval: 1_000 }, (req, res) => void this.handle(req, res));
@@ -93,6 +98,7 @@ export class McpHttpServer {
    */
   async shutdown(drainMs: number): Promise<number> {
     this.closing = true;
+    this.dashboard?.close();
     const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
     for (const res of this.answering) if (!res.headersSent) res.setHeader('Connection', 'close');
     this.http.closeIdleConnections();
@@ -116,7 +122,8 @@ export class McpHttpServer {
       await this.route(req, res);
     } catch (error) {
       if (clientWentAway(req, error)) return this.options.logger.info(`HTTP ${req.method} ${pathOf(req.url)}: the client closed the connection before its request was complete; nothing was done`, { from });
-      this.options.logger.error(`HTTP ${req.method} ${req.url}: ${(error as Error).message}`, { stack: (error as Error).stack });
+      // The path only: a query may carry the dashboard's ?token=.
+      this.options.logger.error(`HTTP ${req.method} ${pathOf(req.url)}: ${(error as Error).message}`, { stack: (error as Error).stack });
       if (!res.headersSent) reply(res, 500, rpcError(-32603, 'Internal server error: the request was not completed; see the server log.'));
       else res.destroy();
     }
@@ -128,6 +135,10 @@ export class McpHttpServer {
     if (!this.hostAndOriginAllowed(req, res)) return this.refused(req, 403, 'Host or Origin not allowed');
     for (const [name, value] of Object.entries(corsHeaders(req))) res.setHeader(name, value);
     if (req.method === 'OPTIONS') return void res.writeHead(204, preflightHeaders(req)).end();
+    if (this.dashboard && Dashboard.owns(path)) {
+      if (this.closing) return reply(res, 503, { error: 'The server is shutting down.' }, { Connection: 'close' });
+      return this.dashboard.handle(req, res, new URL(req.url ?? '/', 'http://localhost'));
+    }
     if (!bearerMatches(req.headers.authorization, this.options.token)) return this.unauthorized(req, res);
     if (path !== MCP_PATH && path !== `${MCP_PATH}/`) return refuseUnread(req, res, 404, rpcError(-32000, `Not found: the MCP endpoint is ${MCP_PATH}.`));
     if (this.closing) return refuseUnread(req, res, 503, rpcError(-32000, 'The server is shutting down: retry against its replacement.'), { 'Retry-After': '5' });
