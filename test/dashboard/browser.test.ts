@@ -102,6 +102,7 @@ describe('dashboard in a browser', { skip: !available && `no ${CHROMIUM}` }, () 
     const x = async (id: string) => Number(await page.locator(`[data-subtask="${id}"] rect`).getAttribute('x'));
     assert.ok((await x(order[1]!)) > (await x(order[0]!)), 'a dependent stands right of its dependency');
     assert.match((await page.locator(`[data-subtask="${order[0]}"]`).textContent())!, /ready/);
+    assert.match((await page.locator(`[data-subtask="${order[1]}"]`).textContent())!, /waiting on 1/, 'a subtask whose dependency is unfinished is not ready');
     await shot('graph');
   });
 
@@ -136,7 +137,7 @@ describe('dashboard in a browser', { skip: !available && `no ${CHROMIUM}` }, () 
     await page.click('button:text("Unblock")');
     await page.fill('#action-note', 'Key is in the vault now');
     await page.click('#confirm-ok');
-    await page.locator('#status:text("ready")').waitFor();
+    await page.locator('#status:text("pending")').waitFor();
     const session = await page.evaluate(async () => (await (await fetch('/dashboard/api/session')).json()).session);
     const history = await mcp.call('orchestrator_get_history', { task_id: parentId });
     const last = history.data.events.at(-1);

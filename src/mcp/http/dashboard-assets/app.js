@@ -99,19 +99,24 @@ function depths(subtasks) {
   return new Map(subtasks.map((s) => [s.task_id, depth(s)]));
 }
 
-function stateOf(s, interrupted) {
+/** What a subtask's box says. `statusById` (its siblings' statuses) tells ready from waiting; without it, pending stays pending. */
+function stateOf(s, interrupted, statusById) {
   if (s.status === 'active' && s.lease) {
     const expired = Date.parse(s.lease.expires_at) < Date.now();
     return `active: ${s.lease.agent_id}, ${expired ? 'expired' : 'until'} ${new Date(s.lease.expires_at).toLocaleTimeString()}`;
   }
   if (s.status === 'active' && interrupted) return 'active: interrupted';
-  if (s.status === 'pending') return 'ready';
+  if (s.status === 'pending' && statusById) {
+    const waiting = (s.dependencies || []).filter((d) => statusById.get(d) !== 'completed');
+    return waiting.length ? `waiting on ${waiting.length}` : 'ready';
+  }
   return s.status;
 }
 
 function graph(parentId, subtasks, interruptedIds) {
   const W = 220, H = 58, GX = 60, GY = 16;
   const depth = depths(subtasks);
+  const statusById = new Map(subtasks.map((s) => [s.task_id, s.status]));
   const columns = [];
   for (const s of subtasks) (columns[depth.get(s.task_id)] ||= []).push(s);
   const pos = new Map();
@@ -125,7 +130,7 @@ function graph(parentId, subtasks, interruptedIds) {
   }
   for (const s of subtasks) {
     const p = pos.get(s.task_id);
-    const label = stateOf(s, interruptedIds.includes(s.task_id));
+    const label = stateOf(s, interruptedIds.includes(s.task_id), statusById);
     const title = s.title.length > 30 ? `${s.title.slice(0, 29)}…` : s.title;
     const link = svg('a', { href: `#/p/${enc(parentId)}/s/${enc(s.task_id)}`, class: `node s-${s.status}`, 'data-subtask': s.task_id, 'aria-label': `${s.title}: ${label}` },
       svg('rect', { x: p.x, y: p.y, width: W, height: H, rx: 6, class: `s-${s.status}` }),
