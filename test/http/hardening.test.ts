@@ -158,8 +158,9 @@ describe('refusals before the body', () => {
     assert.match(flood.reply, /^HTTP\/1\.1 401 /);
     assert.match(flood.reply, /\r\nConnection: close\r\n/i);
     assert.notEqual(flood.cutAfterMs, null, `still open after 6 s, ${flood.sentBytes >> 20} MiB sent`);
-    assert.ok(flood.cutAfterMs! < 2_000, `cut ${flood.cutAfterMs} ms after the reply`);
-    assert.ok(flood.sentBytes < 64 << 20, `${flood.sentBytes >> 20} MiB sent`);
+    // Cut within 2 s of the reply (a server that drains the body keeps it open to the 6 s limit). Not a byte
+    // bound: on a quiet machine the client pushes tens of MiB into the kernel's buffers in that time.
+    assert.ok(flood.cutAfterMs! < 2_000, `cut ${flood.cutAfterMs} ms after the reply (${flood.sentBytes >> 20} MiB sent)`);
   });
 
   test('403, 404, 405 and a GET with no session say Connection: close', async () => {
