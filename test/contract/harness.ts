@@ -159,17 +159,8 @@ export const tick = (n: number) => new Date(Date.parse('2025-06-02T00:00:00.000Z
 /** A JSON copy: what any store gives back for a value it stored (no undefined fields, no shared objects). */
 export const stored = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
 
-export const samplePlan = {
-  description: 'Add CSV export to the reports page',
-  context: 'TypeScript monorepo; reports live in packages/reports',
-  complexity_level: 'moderate',
-  subtasks: [
-    { task_id: 'design', title: 'Design the export', description: 'Decide format and API', specialist_type: 'architect', estimated_effort: '30 minutes' },
-    { task_id: 'build', title: 'Implement the export', description: 'Write the code', specialist_type: 'implementer', dependencies: ['design'] },
-    { task_id: 'test', title: 'Test the export', description: 'Write tests', specialist_type: 'tester', dependencies: ['build'] },
-    { task_id: 'docs', title: 'Document the export', description: 'Update the docs', specialist_type: 'documenter', dependencies: ['design'] },
-  ],
-};
+/** The plan the MCP tests use, so both suites exercise the same dependency shape. */
+export { samplePlan } from '../mcp/harness.js';
 
 /** The subtask ids of a plan_task reply by the plan's handles. */
 export function idsOf(plan: { subtasks: { handle: string; task_id: string }[] }): Record<string, string> {

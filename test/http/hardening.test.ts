@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
-import { after, afterEach, before, describe, test } from 'node:test';
+import { afterEach, describe, test } from 'node:test';
 import { samplePlan, tempProject } from '../mcp/harness.js';
 import { holdTaskLock } from './held-lock.js';
-import { rawRequest, rawSession, sessionHeaders, startServer, toolCallMessage, type HttpServerProcess } from './harness.js';
+import { rawRequest, rawSession, sessionHeaders, startServer, serverPerSuite, toolCallMessage, type HttpServerProcess } from './harness.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -31,34 +31,25 @@ async function sessionWithTask(server: HttpServerProcess): Promise<{ session: st
 }
 
 describe('calls in flight', () => {
-  let project: Awaited<ReturnType<typeof tempProject>>;
-  let server: HttpServerProcess;
   const locks: { release(): Promise<void> }[] = [];
-  before(async () => {
-    project = await tempProject();
-    server = await startServer(project.dir, { env: { MCP_TASK_ORCHESTRATOR_HTTP_IDLE_SECONDS: '1', MCP_TASK_ORCHESTRATOR_HTTP_MAX_CALLS_PER_SESSION: '2' } });
-  });
+  const suite = serverPerSuite({ env: { MCP_TASK_ORCHESTRATOR_HTTP_IDLE_SECONDS: '1', MCP_TASK_ORCHESTRATOR_HTTP_MAX_CALLS_PER_SESSION: '2' } });
   afterEach(async () => {
     await Promise.all(locks.splice(0).map((l) => l.release().catch(() => undefined)));
   });
-  after(async () => {
-    await server?.kill();
-    await project?.remove();
-  });
 
   test('a request reusing the id of one in flight: 409 naming the id, the first is answered, no slot leaks, the session expires when idle', async () => {
-    const { session, parent, first } = await sessionWithTask(server);
-    const lock = await holdTaskLock(project.dir, parent);
+    const { session, parent, first } = await sessionWithTask(suite.server);
+    const lock = await holdTaskLock(suite.project.dir, parent);
     locks.push(lock);
-    const firstCall = call(server, session, toolCallMessage(10, 'orchestrator_complete_subtask', { task_id: first, results: 'done' }));
+    const firstCall = call(suite.server, session, toolCallMessage(10, 'orchestrator_complete_subtask', { task_id: first, results: 'done' }));
     await sleep(300); // the first call is with the server, waiting for the lock
-    const reused = await call(server, session, toolCallMessage(10, 'orchestrator_get_status'));
+    const reused = await call(suite.server, session, toolCallMessage(10, 'orchestrator_get_status'));
     assert.equal(reused.status, 409);
     const refusal = await reused.json();
     assert.equal(refusal.error.code, -32600);
     assert.equal(refusal.id, null, 'not passed off as the reply to the first request');
     assert.match(refusal.error.message, /the id 10 is already used by a request of this session that is still being answered\. Give every request a new id/);
-    const reusedInBatch = await call(server, session, [toolCallMessage(11, 'orchestrator_get_status'), toolCallMessage(11, 'orchestrator_get_status')]);
+    const reusedInBatch = await call(suite.server, session, [toolCallMessage(11, 'orchestrator_get_status'), toolCallMessage(11, 'orchestrator_get_status')]);
     assert.equal(reusedInBatch.status, 409, 'a batch using one id twice too');
 
     await lock.release();
@@ -66,29 +57,29 @@ describe('calls in flight', () => {
     assert.equal(answered.status, 200);
     assert.equal((await answered.json()).id, 10, 'the first request got its own reply');
 
-    const both = await call(server, session, [toolCallMessage(12, 'orchestrator_get_status'), toolCallMessage(13, 'orchestrator_get_status')]);
+    const both = await call(suite.server, session, [toolCallMessage(12, 'orchestrator_get_status'), toolCallMessage(13, 'orchestrator_get_status')]);
     assert.equal(both.status, 200, 'both slots are free again');
     await both.text();
     let status = 0;
     for (let i = 0; i < 40 && status !== 404; i++) {
       await sleep(100);
-      status = (await rawRequest(server.url, { method: 'GET', headers: sessionHeaders(server.token, session) })).status;
+      status = (await rawRequest(suite.server.url, { method: 'GET', headers: sessionHeaders(suite.server.token, session) })).status;
     }
     assert.equal(status, 404, 'idle for more than 1 s: the session ended');
   });
 
   test('a client gone in the middle of a call frees its slot at once, while the call runs to its end', async () => {
-    const { session, parent, first } = await sessionWithTask(server);
-    const lock = await holdTaskLock(project.dir, parent);
+    const { session, parent, first } = await sessionWithTask(suite.server);
+    const lock = await holdTaskLock(suite.project.dir, parent);
     locks.push(lock);
     const gone = new AbortController();
-    const stuck = [20, 21].map((id) => call(server, session, toolCallMessage(id, 'orchestrator_complete_subtask', { task_id: first, results: 'done' }), gone.signal));
+    const stuck = [20, 21].map((id) => call(suite.server, session, toolCallMessage(id, 'orchestrator_complete_subtask', { task_id: first, results: 'done' }), gone.signal));
     await sleep(300);
-    assert.equal((await call(server, session, toolCallMessage(22, 'orchestrator_get_status'))).status, 429, 'both slots are taken');
+    assert.equal((await call(suite.server, session, toolCallMessage(22, 'orchestrator_get_status'))).status, 429, 'both slots are taken');
     gone.abort();
     await Promise.allSettled(stuck);
     await sleep(200);
-    const next = await call(server, session, toolCallMessage(23, 'orchestrator_get_status'));
+    const next = await call(suite.server, session, toolCallMessage(23, 'orchestrator_get_status'));
     assert.equal(next.status, 200, 'the calls whose clients left hold no slot, though they still wait for the lock');
     await lock.release();
   });
@@ -142,19 +133,10 @@ function floodBody(server: HttpServerProcess, headers: string, giveUpMs: number)
 }
 
 describe('refusals before the body', () => {
-  let project: Awaited<ReturnType<typeof tempProject>>;
-  let server: HttpServerProcess;
-  before(async () => {
-    project = await tempProject();
-    server = await startServer(project.dir);
-  });
-  after(async () => {
-    await server?.kill();
-    await project?.remove();
-  });
+  const suite = serverPerSuite();
 
   test('an endless body without a token: 401, then the connection is cut, the body never read', async () => {
-    const flood = await floodBody(server, '', 6_000);
+    const flood = await floodBody(suite.server, '', 6_000);
     assert.match(flood.reply, /^HTTP\/1\.1 401 /);
     assert.match(flood.reply, /\r\nConnection: close\r\n/i);
     assert.notEqual(flood.cutAfterMs, null, `still open after 6 s, ${flood.sentBytes >> 20} MiB sent`);
@@ -164,12 +146,12 @@ describe('refusals before the body', () => {
   });
 
   test('403, 404, 405 and a GET with no session say Connection: close', async () => {
-    const auth = { Authorization: `Bearer ${server.token}` };
+    const auth = { Authorization: `Bearer ${suite.server.token}` };
     const replies = [
-      await rawRequest(server.url, { headers: { Host: 'evil.example.com' } }),
-      await rawRequest(server.url, { path: '/other', headers: auth }),
-      await rawRequest(server.url, { method: 'PUT', headers: auth }),
-      await rawRequest(server.url, { method: 'GET', headers: auth }),
+      await rawRequest(suite.server.url, { headers: { Host: 'evil.example.com' } }),
+      await rawRequest(suite.server.url, { path: '/other', headers: auth }),
+      await rawRequest(suite.server.url, { method: 'PUT', headers: auth }),
+      await rawRequest(suite.server.url, { method: 'GET', headers: auth }),
     ];
     assert.deepEqual(replies.map((r) => r.status), [403, 404, 405, 400]);
     for (const reply of replies) assert.equal(reply.headers.connection, 'close', String(reply.status));
@@ -177,14 +159,14 @@ describe('refusals before the body', () => {
 
   test('a client that leaves in the middle of its body: one info line in the log, no error, no stack', async () => {
     await new Promise<void>((resolve, reject) => {
-      const socket = net.connect(Number(server.url.port), '127.0.0.1', () => {
-        socket.write(`POST /mcp HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${server.token}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"jsonrpc"`);
+      const socket = net.connect(Number(suite.server.url.port), '127.0.0.1', () => {
+        socket.write(`POST /mcp HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${suite.server.token}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"jsonrpc"`);
         setTimeout(() => socket.destroy(), 200);
       });
       socket.on('close', () => resolve());
       socket.on('error', reject);
     });
-    const log = path.join(project.dir, '.task_orchestrator', 'logs', 'orchestrator.log');
+    const log = path.join(suite.project.dir, '.task_orchestrator', 'logs', 'orchestrator.log');
     let lines: string[] = [];
     for (let i = 0; i < 40 && lines.length === 0; i++) {
       await sleep(50);

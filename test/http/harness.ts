@@ -2,9 +2,9 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { request } from 'node:http';
-import { after } from 'node:test';
+import { after, before } from 'node:test';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { CLI, wrap, type Connection } from '../mcp/harness.js';
+import { CLI, tempProject, wrap, type Connection } from '../mcp/harness.js';
 
 export interface HttpServerProcess {
   child: ChildProcessWithoutNullStreams;
@@ -83,6 +83,24 @@ export async function connectHttp(url: URL, token: string, name = 'test'): Promi
   const client = new Client({ name, version: '1.0.0' });
   await client.connect(transport);
   return Object.assign(wrap(client, async () => undefined), { transport });
+}
+
+/**
+ * A server on a fresh temporary project for the tests of one describe() (or of a file): started before
+ * them, stopped and its project removed after, even when they failed. Tests read `suite.server` and
+ * `suite.project`, which are set once the before hook has run.
+ */
+export function serverPerSuite(options: { args?: string[]; env?: Record<string, string> } = {}): { project: Awaited<ReturnType<typeof tempProject>>; server: HttpServerProcess } {
+  const suite = {} as { project: Awaited<ReturnType<typeof tempProject>>; server: HttpServerProcess };
+  before(async () => {
+    suite.project = await tempProject();
+    suite.server = await startServer(suite.project.dir, options);
+  });
+  after(async () => {
+    await suite.server?.kill();
+    await suite.project?.remove();
+  });
+  return suite;
 }
 
 export interface RawReply {

@@ -1,26 +1,17 @@
 import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
-import { samplePlan, tempProject } from '../mcp/harness.js';
-import { connectHttp, startServer, type HttpServerProcess } from './harness.js';
+import { test } from 'node:test';
+import { samplePlan } from '../mcp/harness.js';
+import { connectHttp, serverPerSuite } from './harness.js';
 
 const CLIENTS = 50;
 
-let project: Awaited<ReturnType<typeof tempProject>>;
-let server: HttpServerProcess;
-before(async () => {
-  project = await tempProject();
-  server = await startServer(project.dir);
-});
-after(async () => {
-  await server?.kill();
-  await project?.remove();
-});
+const suite = serverPerSuite();
 
 /** One client's whole job: its own session, its own task, every subtask executed and completed. */
 async function oneClient(n: number): Promise<string> {
-  const mcp = await connectHttp(server.url, server.token, `client-${n}`);
+  const mcp = await connectHttp(suite.server.url, suite.server.token, `client-${n}`);
   try {
     const plan = await mcp.call('orchestrator_plan_task', { ...samplePlan, description: `Task of client ${n}` });
     assert.equal(plan.isError, false, plan.text);
@@ -46,14 +37,14 @@ test(`${CLIENTS} clients at once, each planning, executing and completing: every
   // 1 plan + 2 calls per subtask per client, after connecting.
   process.stderr.write(`# ${CLIENTS} clients: ${CLIENTS * (1 + 2 * samplePlan.subtasks.length)} tool calls in ${seconds.toFixed(1)} s\n`);
 
-  const checker = await connectHttp(server.url, server.token, 'checker');
+  const checker = await connectHttp(suite.server.url, suite.server.token, 'checker');
   const status = await checker.call('orchestrator_get_status', { include_completed: true, limit: 500 });
   await checker.close();
   assert.equal(status.data.counts.total, subtasks);
   assert.equal(status.data.counts.completed, subtasks, 'every completion is counted');
   assert.equal(status.data.parents.archived, CLIENTS, 'every finished task was archived');
 
-  const archive = path.join(project.dir, '.task_orchestrator', 'tasks', 'archive');
+  const archive = path.join(suite.project.dir, '.task_orchestrator', 'tasks', 'archive');
   const files = (await readdir(archive)).filter((n) => n.endsWith('.json'));
   assert.deepEqual(files.sort(), parents.map((p) => `${p}.json`).sort(), 'on disk: one file per task');
   for (const [n, parent] of parents.entries()) {
@@ -64,5 +55,5 @@ test(`${CLIENTS} clients at once, each planning, executing and completing: every
       assert.equal(subtask.results, `client ${n} did ${subtask.task_id}`, 'each client\'s own results, in its own task');
     }
   }
-  assert.deepEqual(await readdir(path.join(project.dir, '.task_orchestrator', 'tasks', 'active')).then((n) => n.filter((f) => f.endsWith('.json'))), []);
+  assert.deepEqual(await readdir(path.join(suite.project.dir, '.task_orchestrator', 'tasks', 'active')).then((n) => n.filter((f) => f.endsWith('.json'))), []);
 });

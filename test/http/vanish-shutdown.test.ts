@@ -4,7 +4,7 @@ import path from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { samplePlan, tempProject } from '../mcp/harness.js';
 import { holdTaskLock } from './held-lock.js';
-import { connectHttp, rawRequest, rawSession, sessionHeaders, startServer, toolCallMessage, type HttpServerProcess } from './harness.js';
+import { connectHttp, rawRequest, rawSession, serverPerSuite, sessionHeaders, startServer, toolCallMessage, type HttpServerProcess } from './harness.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -20,30 +20,21 @@ async function rawCall(server: HttpServerProcess, session: string, id: number, n
 }
 
 describe('a client that vanishes in the middle of a call', () => {
-  let project: Awaited<ReturnType<typeof tempProject>>;
-  let server: HttpServerProcess;
-  before(async () => {
-    project = await tempProject();
-    server = await startServer(project.dir);
-  });
-  after(async () => {
-    await server?.kill();
-    await project?.remove();
-  });
+  const suite = serverPerSuite();
 
   test('leaves nothing half done: the call runs to its end, the file parses, a retry with the same key replays it', async () => {
-    const session = await rawSession(server.url, server.token);
-    const plan = await rawCall(server, session, 2, 'orchestrator_plan_task', samplePlan);
+    const session = await rawSession(suite.server.url, suite.server.token);
+    const plan = await rawCall(suite.server, session, 2, 'orchestrator_plan_task', samplePlan);
     const parent = plan.structuredContent.parent_task_id as string;
     const design = plan.structuredContent.execution_order[0] as string;
-    await rawCall(server, session, 3, 'orchestrator_execute_subtask', { task_id: design });
+    await rawCall(suite.server, session, 3, 'orchestrator_execute_subtask', { task_id: design });
 
-    const lock = await holdTaskLock(project.dir, parent); // the call will wait here, in flight
+    const lock = await holdTaskLock(suite.project.dir, parent); // the call will wait here, in flight
     const aborted = new AbortController();
     const args = { task_id: design, results: 'Design agreed', idempotency_key: 'vanish-1' };
-    const call = fetch(server.url, {
+    const call = fetch(suite.server.url, {
       method: 'POST',
-      headers: { ...sessionHeaders(server.token, session), 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' },
+      headers: { ...sessionHeaders(suite.server.token, session), 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' },
       body: JSON.stringify(toolCallMessage(4, 'orchestrator_complete_subtask', args)),
       signal: aborted.signal,
     });
@@ -55,23 +46,23 @@ describe('a client that vanishes in the middle of a call', () => {
     // The server finishes the call it had accepted; the file is whole at every moment.
     let stored: any;
     for (let i = 0; i < 100; i++) {
-      stored = JSON.parse(await readFile(taskFile(project.dir, parent), 'utf8'));
+      stored = JSON.parse(await readFile(taskFile(suite.project.dir, parent), 'utf8'));
       if (stored.subtasks.find((s: any) => s.task_id === design).status === 'completed') break;
       await sleep(30);
     }
     const subtask = stored.subtasks.find((s: any) => s.task_id === design);
     assert.equal(subtask.status, 'completed', 'the accepted call happened, wholly');
     assert.equal(subtask.results, 'Design agreed');
-    const tasksDir = path.join(project.dir, '.task_orchestrator', 'tasks', 'active');
+    const tasksDir = path.join(suite.project.dir, '.task_orchestrator', 'tasks', 'active');
     assert.deepEqual((await readdir(tasksDir)).filter((n) => n.endsWith('.tmp')), [], 'no temp file left');
 
     // The client comes back and retries: the same key replays the first reply and changes nothing.
-    const before = await readFile(taskFile(project.dir, parent), 'utf8');
-    const retry = await rawCall(server, session, 5, 'orchestrator_complete_subtask', args);
+    const before = await readFile(taskFile(suite.project.dir, parent), 'utf8');
+    const retry = await rawCall(suite.server, session, 5, 'orchestrator_complete_subtask', args);
     assert.equal(retry.isError, undefined, JSON.stringify(retry));
     assert.equal(retry.structuredContent.replayed, true);
-    assert.equal(await readFile(taskFile(project.dir, parent), 'utf8'), before);
-    assert.equal((await fetch(new URL('/healthz', server.url))).status, 200, 'the server is fine');
+    assert.equal(await readFile(taskFile(suite.project.dir, parent), 'utf8'), before);
+    assert.equal((await fetch(new URL('/healthz', suite.server.url))).status, 200, 'the server is fine');
   });
 });
 

@@ -1,34 +1,25 @@
 import assert from 'node:assert/strict';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as V1HttpTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { samplePlan, tempProject, TOOL_NAMES } from '../mcp/harness.js';
-import { connectHttp, startServer, type HttpServerProcess } from './harness.js';
+import { samplePlan, TOOL_NAMES } from '../mcp/harness.js';
+import { connectHttp, serverPerSuite } from './harness.js';
 
-let project: Awaited<ReturnType<typeof tempProject>>;
-let server: HttpServerProcess;
-before(async () => {
-  project = await tempProject();
-  server = await startServer(project.dir);
-});
-after(async () => {
-  await server?.kill();
-  await project?.remove();
-});
+const suite = serverPerSuite();
 
 test('over HTTP the whole workflow runs: initialize, plan, execute and complete every subtask, synthesize', async () => {
-  const mcp = await connectHttp(server.url, server.token);
+  const mcp = await connectHttp(suite.server.url, suite.server.token);
   try {
     const tools = await mcp.client.listTools();
     assert.deepEqual(tools.tools.map((t) => t.name).sort(), TOOL_NAMES, 'the same tools as over stdio');
 
-    const elsewhere = path.join(project.dir, 'elsewhere');
+    const elsewhere = path.join(suite.project.dir, 'elsewhere');
     await mkdir(elsewhere);
     const session = await mcp.call('orchestrator_initialize_session', { working_directory: elsewhere });
     assert.equal(session.isError, false, session.text);
-    assert.equal(session.data.base_dir, project.dir, 'the folder the server runs in; working_directory cannot move a shared server');
+    assert.equal(session.data.base_dir, suite.project.dir, 'the folder the server runs in; working_directory cannot move a shared server');
 
     const plan = await mcp.call('orchestrator_plan_task', samplePlan);
     assert.equal(plan.isError, false, plan.text);
@@ -43,17 +34,17 @@ test('over HTTP the whole workflow runs: initialize, plan, execute and complete 
     assert.equal(synthesis.isError, false, synthesis.text);
     for (const taskId of plan.data.execution_order as string[]) assert.ok(synthesis.text.includes(`Done: ${taskId}`), `the synthesis has the results of ${taskId}`);
 
-    const file = path.join(project.dir, '.task_orchestrator', 'tasks', 'archive', `${plan.data.parent_task_id}.json`);
+    const file = path.join(suite.project.dir, '.task_orchestrator', 'tasks', 'archive', `${plan.data.parent_task_id}.json`);
     const stored = JSON.parse(await readFile(file, 'utf8'));
     assert.ok(stored.subtasks.every((s: { status: string }) => s.status === 'completed'), 'every completion is on disk');
   } finally {
     await mcp.close();
   }
-  assert.equal(server.stdout(), '', 'nothing on stdout');
+  assert.equal(suite.server.stdout(), '', 'nothing on stdout');
 });
 
 test('a client on SDK v1 (what most MCP clients ship) connects over HTTP with the token and gets the same tools and refusals', async () => {
-  const transport = new V1HttpTransport(server.url, { requestInit: { headers: { Authorization: `Bearer ${server.token}` } } });
+  const transport = new V1HttpTransport(suite.server.url, { requestInit: { headers: { Authorization: `Bearer ${suite.server.token}` } } });
   const client = new V1Client({ name: 'v1', version: '1.0.0' });
   await client.connect(transport);
   try {
