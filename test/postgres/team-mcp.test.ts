@@ -16,6 +16,26 @@ async function teamServer(url: string, env: Record<string, string> = {}): Promis
   return { mcp, dir: project.dir, close: async () => (await mcp.close(), await project.remove()) };
 }
 
+/**
+ * A server on a fresh database reached through a TCP proxy the test can stop or cut (the database "going
+ * away" without touching the cluster); `end` closes the server, the proxy and drops the database.
+ */
+async function serverBehindProxy(env: Record<string, string> = {}) {
+  const db = await freshDatabase();
+  const admin = new URL(ADMIN_URL);
+  const proxy = new TcpProxy(admin.hostname, Number(admin.port || 5432));
+  await proxy.start();
+  const viaProxy = new URL(db.url);
+  viaProxy.port = String(proxy.port);
+  const server = await teamServer(viaProxy.toString(), env);
+  const end = async () => {
+    await server.close();
+    await proxy.stop();
+    await db.drop();
+  };
+  return { db, server, proxy, end };
+}
+
 function ok<T extends { isError: boolean; text: string }>(reply: T): T {
   assert.equal(reply.isError, false, reply.text);
   return reply;
@@ -138,13 +158,7 @@ describe('losing the database', skipWithoutPostgres, () => {
   });
 
   test('while the database is away calls are refused, never answered wrongly; when it comes back the same server works again', async () => {
-    const db = await freshDatabase();
-    const admin = new URL(ADMIN_URL);
-    const proxy = new TcpProxy(admin.hostname, Number(admin.port || 5432));
-    await proxy.start();
-    const viaProxy = new URL(db.url);
-    viaProxy.port = String(proxy.port);
-    const server = await teamServer(viaProxy.toString());
+    const { db, server, proxy, end } = await serverBehindProxy();
     try {
       const plan = ok(await server.mcp.call('orchestrator_plan_task', samplePlan)).data;
       const design = plan.subtasks[0].task_id;
@@ -165,20 +179,12 @@ describe('losing the database', skipWithoutPostgres, () => {
       const status = ok(await server.mcp.call('orchestrator_get_status')).data;
       assert.equal(status.counts.completed, 1);
     } finally {
-      await server.close();
-      await proxy.stop();
-      await db.drop();
+      await end();
     }
   });
 
   test('after a database restart that left every idle connection dead unawares, the next calls just work', async () => {
-    const db = await freshDatabase();
-    const admin = new URL(ADMIN_URL);
-    const proxy = new TcpProxy(admin.hostname, Number(admin.port || 5432));
-    await proxy.start();
-    const viaProxy = new URL(db.url);
-    viaProxy.port = String(proxy.port);
-    const server = await teamServer(viaProxy.toString(), { MCP_TASK_ORCHESTRATOR_DB_POOL_SIZE: '4' });
+    const { server, proxy, end } = await serverBehindProxy({ MCP_TASK_ORCHESTRATOR_DB_POOL_SIZE: '4' });
     try {
       // Several connections in the pool, all idle: calls at the same time open them.
       const fillPool = () => Promise.all(Array.from({ length: 4 }, () => server.mcp.call('orchestrator_get_status')));
@@ -190,20 +196,12 @@ describe('losing the database', skipWithoutPostgres, () => {
       ok(await server.mcp.call('orchestrator_get_status')); // a read first
       ok(await server.mcp.call('orchestrator_execute_subtask', { task_id: plan.subtasks[0].task_id }));
     } finally {
-      await server.close();
-      await proxy.stop();
-      await db.drop();
+      await end();
     }
   });
 
   test('a connection cut while COMMIT is on its way: refused as "may or may not be stored", and the retry with the same key applies it exactly once', async () => {
-    const db = await freshDatabase();
-    const admin = new URL(ADMIN_URL);
-    const proxy = new TcpProxy(admin.hostname, Number(admin.port || 5432));
-    await proxy.start();
-    const viaProxy = new URL(db.url);
-    viaProxy.port = String(proxy.port);
-    const server = await teamServer(viaProxy.toString());
+    const { server, proxy, end } = await serverBehindProxy();
     try {
       const plan = ok(await server.mcp.call('orchestrator_plan_task', samplePlan)).data;
       const design = plan.subtasks[0].task_id;
@@ -219,9 +217,7 @@ describe('losing the database', skipWithoutPostgres, () => {
       const history = ok(await server.mcp.call('orchestrator_get_history', { task_id: design })).data;
       assert.equal(history.events.filter((e: { to: string }) => e.to === 'completed').length, 1, JSON.stringify(history.events));
     } finally {
-      await server.close();
-      await proxy.stop();
-      await db.drop();
+      await end();
     }
   });
 });
