@@ -46,18 +46,27 @@ export interface RestorePlan {
   unchanged: number;
 }
 
-/** Compares the parents of a verified archive with the store's (by location and SHA-256 of the task file). */
+/** Compares the parents of a verified archive with the store's (by location and SHA-256 of the task file), reading the store once. */
 export async function planRestore(store: StateStore, backup: VerifiedBackup): Promise<RestorePlan> {
-  const incoming = new Map<string, string>();
-  for (const entry of backup.manifest.entries) {
+  const current: { name: string; sha256: string }[] = [];
+  await store.snapshot(async (entry) => void current.push({ name: entry.name, sha256: createHash('sha256').update(entry.data).digest('hex') }));
+  return comparePlans(backup.manifest.entries, current);
+}
+
+/** Each parent of a list of entries as "<location>:<sha256 of its task file>", by id. */
+function parentVersions(entries: readonly { name: string; sha256: string }[]): Map<string, string> {
+  const versions = new Map<string, string>();
+  for (const entry of entries) {
     const target = targetOf(entry.name);
-    if (target.kind === 'parents_active' || target.kind === 'parents_archived') incoming.set(target.parentTaskId, `${target.location}:${entry.sha256}`);
+    if (target.kind === 'parents_active' || target.kind === 'parents_archived') versions.set(target.parentTaskId, `${target.location}:${entry.sha256}`);
   }
-  const current = new Map<string, string>();
-  await store.snapshot(async (entry) => {
-    const target = targetOf(entry.name);
-    if (target.kind === 'parents_active' || target.kind === 'parents_archived') current.set(target.parentTaskId, `${target.location}:${createHash('sha256').update(entry.data).digest('hex')}`);
-  });
+  return versions;
+}
+
+/** What replacing the `current` entries by the `incoming` ones does to the parents. */
+function comparePlans(incomingEntries: readonly { name: string; sha256: string }[], currentEntries: readonly { name: string; sha256: string }[]): RestorePlan {
+  const incoming = parentVersions(incomingEntries);
+  const current = parentVersions(currentEntries);
   const plan: RestorePlan = { added: [], replaced: [], removed: [], unchanged: 0 };
   for (const [id, version] of incoming) {
     const now = current.get(id);
@@ -83,9 +92,10 @@ export interface RestoreOutcome {
  */
 export async function restoreState(store: StateStore, file: string, options: { layout: Layout; keep: number; dryRun: boolean; keyring: Keyring; onStep?: (step: string) => void }): Promise<RestoreOutcome> {
   const backup = await openBackup(file, options.keyring);
-  const plan = await planRestore(store, backup);
-  if (options.dryRun) return { plan, before: null };
+  if (options.dryRun) return { plan: await planRestore(store, backup), before: null };
   const before = await automaticBackup(store, options.layout, { reason: 'before-restore', keep: options.keep, keyring: options.keyring });
+  // The backup just taken holds the state being replaced, with a SHA-256 per entry: the plan needs no second read of the store.
+  const plan = comparePlans(backup.manifest.entries, before.manifest.entries);
   await store.replaceAll(() => entriesOf(backup), options.onStep);
   return { plan, before };
 }
